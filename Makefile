@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh clone:
+#   make demo   installs the package and runs the end-to-end demo on the built-in synthetic mission
+#   make test   installs the package and runs the whole test suite (notebooks + integration tests)
+PY ?= python3
+PIP = $(PY) -m pip
+DEMO_OUT ?= demo_out
+PYTEST_WORKERS ?= 2
+
+.PHONY: install demo test export clean-nbs readme bench docs
+
+install:
+	# torch first: this pin installs the CPU build; a looser requirement would pull the CUDA wheels
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[dev]"
+
+demo: install
+	esa-adb-hier demo --out $(DEMO_OUT)
+
+test: install
+	$(PY) -m pytest tests -n $(PYTEST_WORKERS) -q -rfE --durations=15
+
+export:
+	nbdev_export
+
+clean-nbs:
+	nbdev_clean
+
+readme:
+	jupyter nbconvert --log-level=WARN --to markdown nbs/index.ipynb --output-dir . --output README
+
+bench:
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+docs:
+	$(PIP) install --quiet quarto-cli && nbdev_docs
