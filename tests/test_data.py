@@ -1,0 +1,291 @@
+"""Integration tests of esa_adb_hier.data: raw directories written with pandas, read back and checked against an
+independent pandas-based zero-order hold; preprocessed CSV and challenge parquet round trips; every refused input."""
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from esa_adb_hier.core import DataError, Mission, mission1_channels
+from esa_adb_hier.data import (Standardiser, detect_counters, difference_counters, label_codes, load_challenge,
+                               load_mission, load_preprocessed_csv, load_raw_mission, training_mask, write_challenge,
+                               write_preprocessed_csv, write_submission, zoh_resample)
+
+T0 = pd.Timestamp("2003-05-01 00:00:00")
+P3 = ["telecommand_36", "telecommand_38", "telecommand_376"]
+
+
+def reference_zoh(times, values, index):
+    "ZOH by pandas: value of the last sample at or before each index point, the first value before the first sample."
+    s = pd.Series(np.asarray(values, float), index=pd.DatetimeIndex(times))
+    out = s.reindex(s.index.union(index)).ffill().bfill()
+    return out.reindex(index).to_numpy(np.float32)
+
+
+def irregular_times(rng, days, start=T0, gap_every=2000):
+    "Sample times 30-90 s apart with a few transmission gaps of 1-6 hours."
+    n = int(days * 86400 / 60)
+    steps = rng.uniform(30, 90, n)
+    gaps = rng.random(n) < 1 / gap_every
+    steps[gaps] += rng.uniform(3600, 6 * 3600, gaps.sum())
+    t = start + pd.to_timedelta(np.cumsum(steps), unit="s")
+    return t[t < start + pd.Timedelta(days=days)]
+
+
+def write_raw(root: Path, samples: dict, labels: pd.DataFrame, telecommands: dict | None = None,
+              priorities: dict | None = None, types: pd.DataFrame | None = None, table: pd.DataFrame | None = None) -> Path:
+    "Write an ESA-ADB raw directory with pandas (channel pickles, telecommand pickles, tables)."
+    (root / "channels").mkdir(parents=True)
+    table = mission1_channels() if table is None else table
+    table = table[table["Channel"].isin(list(samples))].copy()
+    table["Target"] = np.where(table["Target"], "YES", "NO")
+    table.to_csv(root / "channels.csv", index=False)
+    for c, (t, v) in samples.items():
+        pd.DataFrame({c: np.asarray(v)}, index=pd.DatetimeIndex(t, name="datetime")).to_pickle(root / "channels" / f"{c}.zip", compression="zip")
+    if telecommands:
+        (root / "telecommands").mkdir()
+        pd.DataFrame({"Telecommand": list(telecommands), "Priority": [priorities.get(c, 0) for c in telecommands]}).to_csv(root / "telecommands.csv", index=False)
+        for c, t in telecommands.items():
+            pd.DataFrame({c: np.ones(len(t))}, index=pd.DatetimeIndex(t, name="datetime")).to_pickle(root / "telecommands" / f"{c}.zip", compression="zip")
+    labels.to_csv(root / "labels.csv", index=False)
+    if types is not None: types.to_csv(root / "anomaly_types.csv", index=False)
+    return root
+
+
+def iso(t): return pd.DatetimeIndex(t).strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
+
+
+@pytest.fixture(scope="module")
+def raw76(tmp_path_factory):
+    "A 2-day, 76-channel raw mission with gaps, three categories of labels, short labels and telecommands."
+    rng = np.random.default_rng(7)
+    root = tmp_path_factory.mktemp("raw") / "mission"
+    chans = mission1_channels()["Channel"].tolist()
+    samples = {}
+    for i, c in enumerate(chans):
+        t = irregular_times(np.random.default_rng(100 + i), 2, start=T0 + pd.Timedelta(seconds=int(rng.integers(0, 600))))
+        v = np.cumsum(rng.random(len(t))) if c in [f"channel_{k}" for k in range(4, 12)] else rng.normal(size=len(t)).cumsum()
+        samples[c] = (t, v)
+    rows = []
+    for k in range(12):                                             # long labels on a few channels each
+        s = T0 + pd.Timedelta(hours=2 + 3.5 * k)
+        for c in rng.choice(chans[11:], 4, replace=False):
+            rows.append((f"id_{k + 1}", c, s, s + pd.Timedelta(minutes=int(rng.integers(1, 120)))))
+    short = []
+    for k, c in enumerate(["channel_41", "channel_42", "channel_60"]):   # labels that contain no grid point but a raw sample
+        t = samples[c][0]
+        j = [i for i in range(200 + 300 * k, len(t)) if 4 <= t[i].second % 30 <= 26][0]
+        rows.append((f"id_{20 + k}", c, t[j] - pd.Timedelta(seconds=1), t[j] + pd.Timedelta(seconds=2)))
+        short.append(t[j])
+    lab = pd.DataFrame(rows, columns=["ID", "Channel", "StartTime", "EndTime"])
+    lab["StartTime"], lab["EndTime"] = iso(lab["StartTime"]), iso(lab["EndTime"])
+    types = pd.DataFrame({"ID": [f"id_{k}" for k in list(range(1, 13)) + [20, 21, 22]],
+                          "Category": ["Anomaly"] * 8 + ["Rare Event"] * 3 + ["Communication Gap"] + ["Anomaly", "Rare Event", "Anomaly"]})
+    tcs = {c: T0 + pd.to_timedelta(np.sort(rng.uniform(0, 2 * 86400, 5)).round(), unit="s") for c in P3 + ["telecommand_1", "telecommand_2"]}
+    write_raw(root, samples, lab, tcs, {c: 3 for c in P3}, types)
+    return dict(root=root, samples=samples, labels=lab, short=short, tcs=tcs)
+
+
+@pytest.fixture(scope="module")
+def m76(raw76):
+    "The raw mission loaded once (any warning, e.g. a lost label, fails the tests)."
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return load_raw_mission(raw76["root"], progress=False)
+
+
+@given(st.lists(st.integers(1, 200), min_size=1, max_size=60), st.sampled_from(["7s", "30s", "18s", "1min"]), st.integers(0, 10**6))
+@settings(max_examples=40, deadline=None)
+def test_zoh_matches_pandas_reference(steps, period, offset):
+    t = pd.Timestamp("2001-01-01") + pd.Timedelta(seconds=offset) + pd.to_timedelta(np.cumsum(steps), unit="s")
+    v = np.arange(len(t), dtype=float) * 1.5 - 3
+    z = zoh_resample(t, v, period)
+    p = pd.Timedelta(period)
+    assert z.index[0] == t[0].floor(p) and z.index[-1] == t[-1].ceil(p)
+    assert (np.diff(z.index.asi8) == p.value).all()
+    np.testing.assert_array_equal(z.to_numpy(), reference_zoh(t, v, z.index))
+
+
+def test_raw_mission_matches_reference(raw76, m76):
+    m = m76
+    assert m.channel_names == mission1_channels()["Channel"].tolist()
+    assert m.telecommand_names == P3                                 # priority-3 commands by default
+    assert m.values.dtypes.eq(np.float32).all() and m.telecommands.dtypes.eq(np.uint8).all()
+    assert m.index.is_monotonic_increasing and not m.index.has_duplicates
+    off = m.index[(m.index - m.index[0]) % pd.Timedelta("30s") != pd.Timedelta(0)]
+    assert list(off) == sorted(raw76["short"])                       # exactly the annotated raw samples put back
+    first = min(t[0] for t, _ in raw76["samples"].values()); last = max(t[-1] for t, _ in raw76["samples"].values())
+    assert m.start == first.floor("30s") and m.end == last.ceil("30s")
+    for c, (t, v) in raw76["samples"].items():
+        np.testing.assert_array_equal(m.values[c].to_numpy(), reference_zoh(t, v, m.index), err_msg=c)
+    for c, t in raw76["tcs"].items():
+        if c not in P3: continue
+        grid_pos = np.searchsorted(m.index, t)                      # first row at or after (no kept row lies near them)
+        assert m.telecommands[c].sum() == len(t) and (m.telecommands[c].to_numpy()[grid_pos] == 1).all()
+    # every label covers at least one row, categories come from anomaly_types.csv
+    for _, r in m.labels.iterrows():
+        assert ((m.index >= r.StartTime) & (m.index <= r.EndTime)).any(), r.ID
+    assert m.labels.groupby("Category")["ID"].nunique().to_dict() == {"Anomaly": 10, "Communication Gap": 1, "Rare Event": 4}
+    assert m.is_anomaly(["Anomaly"]).sum() < m.is_anomaly().sum() < m.is_anomaly(None).sum()
+    assert m.anomaly_types is not None and len(m.anomaly_types) == 15
+    everything = load_raw_mission(raw76["root"], channels=["channel_1"], progress=False, telecommands="all")
+    assert everything.telecommand_names == ["telecommand_1", "telecommand_2"] + P3
+
+
+def test_raw_mission_window_and_subset(raw76):
+    m = load_raw_mission(raw76["root"], channels=["channel_41", "channel_5"], start="2003-05-01 06:00:00",
+                         end="2003-05-01 18:00:00", progress=False)
+    assert m.channel_names == ["channel_41", "channel_5"]
+    assert m.start == pd.Timestamp("2003-05-01 06:00") and m.end == pd.Timestamp("2003-05-01 18:00")
+    assert set(m.labels["Channel"]) <= {"channel_41", "channel_5"}
+    for c in m.channel_names:
+        t, v = raw76["samples"][c]
+        np.testing.assert_array_equal(m.values[c].to_numpy(), reference_zoh(t, v, m.index))
+
+
+def _variant(tmp_path, raw76, name, samples=None, labels=None):
+    s = dict(raw76["samples"]) if samples is None else samples
+    keep = ["channel_1", "channel_12", "channel_13"]
+    return write_raw(tmp_path / name, {c: s[c] for c in keep}, raw76["labels"][raw76["labels"]["Channel"].isin(keep)] if labels is None else labels)
+
+
+def _swap(t, i, j):
+    t = t.to_numpy().copy(); t[[i, j]] = t[[j, i]]; return t
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("unsorted", "channel_12.zip (channel channel_12): timestamps are not sorted"),
+    ("duplicate", "duplicated timestamp"),
+    ("empty", "channel channel_13): the channel is empty"),
+    ("text", "non-numeric value 'bad' at row 3"),
+    ("nan", "missing (NaN) value"),
+    ("label_channel", "channel_80"),
+    ("label_outside", "outside the data range"),
+    ("label_column", "missing column(s) ['StartTime']"),
+    ("label_time", "StartTime"),
+    ("no_channels_csv", "channels.csv: file not found"),
+    ("no_zip", "file(s) missing for channel(s) ['channel_13']"),
+    ("no_labels", "labels.csv: file not found"),
+    ("unknown_channel", "unknown channel(s) ['channel_999']"),
+    ("not_a_frame", "expected a DataFrame"),
+])
+def test_raw_mission_refuses(tmp_path, raw76, case, needle):
+    s = {c: raw76["samples"][c] for c in ["channel_1", "channel_12", "channel_13"]}
+    lab = raw76["labels"][raw76["labels"]["Channel"].isin(list(s))]
+    kw = {}
+    if case == "unsorted": s["channel_12"] = (_swap(s["channel_12"][0], 10, 11), s["channel_12"][1])
+    if case == "duplicate": t = s["channel_1"][0].to_numpy().copy(); t[7] = t[6]; s["channel_1"] = (t, s["channel_1"][1])
+    if case == "empty": s["channel_13"] = (pd.DatetimeIndex([]), np.zeros(0))
+    if case == "text": v = s["channel_1"][1].astype(object).copy(); v[3] = "bad"; s["channel_1"] = (s["channel_1"][0], v)
+    if case == "nan": v = s["channel_1"][1].copy(); v[5] = np.nan; s["channel_1"] = (s["channel_1"][0], v)
+    if case == "label_channel": lab = lab.assign(Channel="channel_80")
+    if case == "label_outside": lab = lab.assign(StartTime="2010-01-01T00:00:00.000Z", EndTime="2010-01-02T00:00:00.000Z")
+    if case == "label_column": lab = lab.drop(columns="StartTime")
+    if case == "label_time": lab = lab.assign(StartTime="not a time")
+    if case == "unknown_channel": kw = dict(channels=["channel_1", "channel_999"])
+    root = write_raw(tmp_path / "m", s, lab)
+    if case == "no_channels_csv": (root / "channels.csv").unlink()
+    if case == "no_zip": (root / "channels" / "channel_13.zip").unlink()
+    if case == "no_labels": (root / "labels.csv").unlink()
+    if case == "not_a_frame": pd.to_pickle([1, 2, 3], root / "channels" / "channel_1.zip", compression="zip")
+    with pytest.raises(DataError, match=None) as e:
+        load_raw_mission(root, progress=False, **kw)
+    assert needle in str(e.value), str(e.value)
+
+
+def test_raw_mission_repairs_only_when_asked(tmp_path, raw76):
+    s = {c: raw76["samples"][c] for c in ["channel_1", "channel_12"]}
+    t, v = s["channel_12"]
+    order = np.r_[1, 0, 2:len(t)]
+    t2, v2 = np.r_[t.to_numpy()[order], t.to_numpy()[-1:]], np.r_[v[order], 99.0]     # swapped pair + repeated last time
+    root = write_raw(tmp_path / "m", {"channel_1": s["channel_1"], "channel_12": (t2, v2)}, raw76["labels"].iloc[:0])
+    with pytest.raises(DataError, match="not sorted"): load_raw_mission(root, progress=False)
+    with pytest.raises(DataError, match="duplicated"): load_raw_mission(root, progress=False, sort=True)
+    m = load_raw_mission(root, progress=False, sort=True, dedupe=True)
+    expect = reference_zoh(t, np.r_[v[:-1], 99.0], m.index)                   # the last report at a repeated time wins
+    np.testing.assert_array_equal(m.values["channel_12"].to_numpy(), expect)
+
+
+def test_preprocessed_csv_round_trip(tmp_path, m76):
+    m = m76.select_channels([f"channel_{k}" for k in (1, 2, 10, 12, 41, 42, 60)])
+    p = write_preprocessed_csv(m, tmp_path / "x.csv")
+    head = pd.read_csv(p, nrows=0).columns.tolist()
+    assert head[:5] == ["timestamp", "channel_1", "channel_10", "channel_12", "channel_2"]      # lexicographic, as the benchmark
+    assert head[-1] == "is_anomaly_telecommand_38"
+    b = load_preprocessed_csv(p)
+    np.testing.assert_array_equal(b.values.to_numpy(), m.values.to_numpy())
+    assert b.index.equals(m.index) and b.telecommand_names == m.telecommand_names
+    codes = label_codes(m)
+    np.testing.assert_array_equal(label_codes(b).to_numpy(), codes.to_numpy())
+    for cats in (["Anomaly"], ["Rare Event"], ["Communication Gap"], None):
+        np.testing.assert_array_equal(b.label_masks(m.channel_names, cats).to_numpy(), m.label_masks(m.channel_names, cats).to_numpy())
+    raw_codes = pd.read_csv(p)[[f"is_anomaly_{c}" for c in m.channel_names]]
+    np.testing.assert_array_equal(raw_codes.to_numpy(), codes[[c for c in m.channel_names]].to_numpy())
+    assert load_mission(p).summary()["rows"] == len(m)
+
+
+def test_preprocessed_csv_refuses(tmp_path, m76):
+    m = m76.select_channels(["channel_12", "channel_13"])
+    m = Mission(m.values, pd.DataFrame(index=m.index), m.labels, m.channels)
+    p = write_preprocessed_csv(m, tmp_path / "x.csv")
+    d = pd.read_csv(p)
+    d.assign(channel_12=d["channel_12"].astype(object).where(d.index != 4, "oops")).to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(DataError, match=r"column 'channel_12': non-numeric value 'oops' at row 4"): load_preprocessed_csv(tmp_path / "a.csv")
+    d.assign(is_anomaly_channel_13=5).to_csv(tmp_path / "b.csv", index=False)
+    with pytest.raises(DataError, match="is_anomaly_channel_13"): load_preprocessed_csv(tmp_path / "b.csv")
+    d.assign(is_anomaly_channel_99=0).to_csv(tmp_path / "c.csv", index=False)
+    with pytest.raises(DataError, match="is_anomaly_channel_99"): load_preprocessed_csv(tmp_path / "c.csv")
+    d.iloc[::-1].to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(DataError, match="not sorted"): load_preprocessed_csv(tmp_path / "d.csv")
+    assert load_preprocessed_csv(tmp_path / "d.csv", sort=True).index.equals(m.index)
+
+
+def test_challenge_round_trip(tmp_path, raw76):
+    with pytest.warns(UserWarning, match="3 label row"):            # the short labels vanish from a pure grid
+        m = load_raw_mission(raw76["root"], progress=False, keep_annotated=False)
+    files = write_challenge(m, tmp_path / "ch", split="2003-05-02 12:00:00")
+    tr = pd.read_parquet(files["train"])
+    assert tr.columns[0] == "id" and "is_anomaly" in tr.columns and "is_anomaly" not in pd.read_parquet(files["test"]).columns
+    assert list(tr.columns[-4:]) == P3 + ["is_anomaly"]
+    assert "timestamp" not in tr.columns                              # on the 30 s grid: times follow from the ids
+    assert tr["id"].iloc[0] == (m.start - pd.Timestamp("2000-01-01")) // pd.Timedelta("30s")
+    train, test = load_mission(files["train"]), load_mission(files["test"])
+    assert train.index.append(test.index).equals(m.index)
+    np.testing.assert_array_equal(train.is_anomaly().to_numpy(), m.is_anomaly().to_numpy()[:len(train)])
+    assert train.target_channels == m.target_channels and len(test.labels) == 0
+    assert set(train.labels["Category"]) == {"Anomaly"}
+    assert train.labels.groupby("ID")["Channel"].count().eq(len(m.target_channels)).all()
+    y = np.zeros(len(test), np.uint8); y[10:20] = 1
+    sub = write_submission(test.ids, y, tmp_path / "submission.parquet")
+    s = pd.read_parquet(sub)
+    assert s.columns.tolist() == ["id", "is_anomaly"] and s["id"].equals(pd.read_parquet(files["sample_submission"])["id"])
+    with pytest.raises(DataError, match="ids but"): write_submission(test.ids[:-1], y, tmp_path / "s.parquet")
+    with pytest.raises(DataError, match="must be 0 or 1"): write_submission(test.ids, y * 2, tmp_path / "s.parquet")
+    assert not (tmp_path / "s.parquet").exists()
+
+
+def test_load_mission_refuses_unknown_forms(tmp_path):
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(DataError, match="unknown data form"): load_mission(tmp_path / "x.json")
+    with pytest.raises(DataError, match="without a 'channels' folder"): load_mission(tmp_path)
+    with pytest.raises(DataError, match="not found"): load_mission(tmp_path / "nope.parquet")
+
+
+def test_standardiser_and_counters(m76):
+    m = m76
+    assert detect_counters(m) == [f"channel_{k}" for k in range(4, 12)]   # the counters of the Mission 1 layout
+    d = difference_counters(m)
+    assert detect_counters(d) == [] or set(detect_counters(d)).isdisjoint(range(4, 12))
+    assert (d.values["channel_5"].to_numpy() >= 0).all() and d.values["channel_5"].iloc[0] == 0
+    cut = "2003-05-02 00:00:00"
+    s = Standardiser().fit(d, end=cut)
+    z = s.transform(d)
+    for c in ["channel_12", "channel_41"]:
+        x = z.values[c].to_numpy()[training_mask(d, cut, c)]
+        assert abs(x.mean()) < 1e-4 and abs(x.std() - 1) < 1e-3
+    again = Standardiser.from_dict(json.loads(json.dumps(s.to_dict())))
+    np.testing.assert_array_equal(again.transform(d).values.to_numpy(), z.values.to_numpy())
+    with pytest.raises(DataError, match="unknown key"): Standardiser.from_dict({**s.to_dict(), "mean": {}})
