@@ -46,6 +46,20 @@ def test_matches_brute_force(shapelets, name, dilation, padding, length, step):
     assert np.nanmax(np.abs(got - ref)) < 1e-5
 
 
+@pytest.mark.parametrize("name", ["steps", "constant+nan", "float32 1e6"])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_small_blocks_and_repeated_lengths(name, dilation):
+    "Many blocks (ragged last one) and several shapelets per length: exact on every block boundary."
+    rng = np.random.default_rng(7)
+    shp = [znorm(rng.standard_normal(L)) for L in (20, 24, 20, 24, 16, 20)]
+    x = signals()[name]
+    ref = _reference_transform(x, shp, dilation=dilation, bias=0.3)
+    for block in (50, 130, 1 << 16):
+        got = shapelet_transform(x, shp, dilation=dilation, bias=0.3, block=block, batch=4)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        assert np.nanmax(np.abs(got - ref)) < 1e-5, block
+
+
 def test_long_shapelets_and_precisions():
     rng = np.random.default_rng(3)
     x = np.cumsum(rng.standard_normal(6000)) + 1e6
