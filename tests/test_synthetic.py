@@ -5,6 +5,7 @@ import pytest
 
 from esa_adb_hier.core import DataError, interval_bounds
 from esa_adb_hier.data import load_raw_mission
+from esa_adb_hier.events import challenge_fscore
 from esa_adb_hier.synthetic import (ANOMALY_CLASSES, MISSION1_TELECOMMANDS, RARE_EVENT_CLASSES, channel_raw,
                                     generate_raw_mission, make_mission, plan_mission, write_raw_mission)
 
@@ -59,6 +60,34 @@ def test_telecommand_switches_are_not_labelled(mission60):
     pulses = np.flatnonzero(m.telecommands.to_numpy().any(axis=1))
     assert pulses.size > 50
     assert not any(labelled[k:k + 30].any() for k in pulses)
+
+
+def _global_std(m, k, train_fraction=0.6):
+    "GlobalSTD<k>: any target channel beyond k standard deviations of its nominal training points; challenge F0.5."
+    cut = int(len(m) * train_fraction)
+    x = m.values[m.target_channels].to_numpy(np.float64)
+    nominal = ~m.label_masks(channels=m.target_channels, categories=None).to_numpy()[:cut]
+    mu = np.array([x[:cut, j][nominal[:, j]].mean() for j in range(x.shape[1])])
+    sd = np.array([x[:cut, j][nominal[:, j]].std() for j in range(x.shape[1])])
+    flag = (np.abs(x[cut:] - mu) > k * np.maximum(sd, 1e-12)).any(axis=1).astype(np.uint8)
+    return challenge_fscore(m.is_anomaly().to_numpy()[cut:], flag)
+
+
+def test_threshold_baselines_are_weak(mission60):
+    "As on the real Mission 1 (GlobalSTD5: F0.5 0.25 on channels 41-46), fixed thresholds must not solve the mission."
+    f5, f3 = _global_std(mission60, 5), _global_std(mission60, 3)
+    assert f5["EW_F_0.50"] < 0.6, f5
+    assert f3["EW_F_0.50"] < 0.6, f3
+    assert f5["FP_e"] > 5 and f5["FN_e"] > 0                          # nominal confusers and subtle anomalies
+
+
+def test_rare_mode_appears_late():
+    plan = plan_mission(days=60, seed=0)
+    rare = [md for md in plan.modes if md.get("rare", -1) > 0]
+    assert len(rare) == 1
+    md = rare[0]
+    entered = md["times"][md["states"] == md["rare"]]
+    assert entered.size > 0 and (entered >= 0.65 * plan.end_ms).all()
 
 
 def test_deterministic_and_channel_independent():
