@@ -1,0 +1,196 @@
+"""Quality of the hierarchical ensemble against the GlobalSTD5 / GlobalSTD3 baselines, computed the same way.
+
+1. A synthetic mission with a seed never used for tuning (`make_mission(days, seed=7)`, all 58 target channels):
+   fit on the first 70 %, score the held-out 30 %.
+2. NASA SMAP (../shared/data/smap, 54 channels, per-channel layers only): for each channel, fit on the train file plus
+   the first half of the test file, score the second half. The channels are not time-aligned, so the scored parts are
+   laid end to end (sample indices as times, one second per sample) and scored as one series.
+
+Metrics: ESA-ADB event-wise F0.5 (timestamp version), its precision and recall, alarming precision
+(`evaluation.esa_scores`), and the challenge's sample-based F0.5 (`events.challenge_fscore`).
+
+    python benchmarks/bench_ensemble_quality.py [--part synthetic|smap|all] [--days 60] [--preset fast|paper] [--n-jobs 2]
+
+Writes benchmarks/results/ensemble_quality.json and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import platform
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from esa_adb_hier.core import DataError, Mission, validate_labels
+from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
+from esa_adb_hier.evaluation import esa_scores
+from esa_adb_hier.events import challenge_fscore
+
+ROOT = Path(__file__).resolve().parents[1]
+SMAP = ROOT.parent / "shared" / "data" / "smap"
+if not SMAP.exists(): SMAP = Path("/work/shared/data/smap")
+OUT = ROOT / "benchmarks" / "results" / "ensemble_quality.json"
+KEYS = ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision")
+
+
+# --- baselines -----------------------------------------------------------------------------------
+def global_std(train: np.ndarray, nominal: np.ndarray, test: np.ndarray, k: float) -> np.ndarray:
+    "GlobalSTD: flag |z| > k per channel, mean/std of the nominal training points; any channel flags the sample."
+    x = train[nominal] if nominal.any() else train
+    mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+    sd = np.where(sd > 0, sd, 1e-12)
+    return (np.abs((test - mu) / sd) > k).any(axis=1)
+
+
+# --- metrics -------------------------------------------------------------------------------------
+def scores(labels: pd.DataFrame, index: pd.DatetimeIndex, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    es = esa_scores(labels, pd.Series(np.asarray(y_pred, dtype=np.uint8), index=index), full_range=(index[0], index[-1]))
+    ch = challenge_fscore(y_true, y_pred)
+    out = {k: float(es[k]) for k in KEYS}
+    out["challenge_F0.5"] = float(ch["EW_F_0.50"]); out["alarm_share"] = float(np.mean(y_pred))
+    return out
+
+
+def clip_labels(labels: pd.DataFrame, t0, t1) -> pd.DataFrame:
+    lab = labels[(labels["EndTime"] >= t0) & (labels["StartTime"] <= t1)].copy()
+    lab["StartTime"] = lab["StartTime"].clip(lower=t0); lab["EndTime"] = lab["EndTime"].clip(upper=t1)
+    return lab.reset_index(drop=True)
+
+
+# --- 1. synthetic ------------------------------------------------------------------------------------
+def synthetic(days: int, preset: str, n_jobs: int, seed: int = 7) -> dict:
+    from esa_adb_hier.synthetic import make_mission
+    m = make_mission(days=days, seed=seed)
+    targets = m.target_channels
+    cut = int(len(m) * 0.7)
+    train, test = m.iloc(0, cut), m.iloc(cut, len(m))
+    cfg = HierarchicalConfig.preset(preset).replace(n_jobs=n_jobs)
+    t0 = time.perf_counter(); det = HierarchicalDetector(cfg, progress=False).fit(train); t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter(); pred = det.predict(test); t_pred = time.perf_counter() - t0
+    lab = clip_labels(test.labels[test.labels["Channel"].isin(targets)], test.start, test.end)   # events on target channels
+    y_true = test.is_anomaly(channels=targets).to_numpy()
+    v_tr, v_te = train.values[targets].to_numpy(np.float64), test.values[targets].to_numpy(np.float64)
+    nominal = ~train.is_anomaly(categories=("Anomaly", "Rare Event", "Communication Gap"), channels=targets).to_numpy().astype(bool)
+    res = {"ensemble": scores(lab, test.index, y_true, pred["is_anomaly"].to_numpy()),
+           "GlobalSTD5": scores(lab, test.index, y_true, global_std(v_tr, nominal, v_te, 5)),
+           "GlobalSTD3": scores(lab, test.index, y_true, global_std(v_tr, nominal, v_te, 3))}
+    return {"data": f"make_mission(days={days}, seed={seed}), {len(targets)} target channels, fit first 70 % / score last 30 %",
+            "rows_fit": len(train), "rows_scored": len(test), "events_scored": int(lab["ID"].nunique()), "preset": preset,
+            "fit_s": round(t_fit, 1), "predict_s": round(t_pred, 1), "timings": det.timings_, "fallbacks": len(det.notes_),
+            "results": res}
+
+
+# --- 2. SMAP ---------------------------------------------------------------------------------------
+SMAP_CONFIG = dict(scales=[{"length": 30, "step": 5, "pool_window": 10, "pool_stride": 2, "shapelets": True}],
+                   shapelet_lengths=[10, 20], n_shapelets=4, n_outer=3, n_inner=2, outer_fraction=None, inner_fraction=None,
+                   mining_fraction=0.15, aggregator="max", cca_fraction=0.0, widen=10, max_nominal=300,
+                   xgb={"n_estimators": 100, "max_depth": 4, "learning_rate": 0.1, "subsample": 0.9, "colsample_bytree": 0.8,
+                        "min_child_weight": 1.0, "scale_pos_weight": 1.0, "max_bin": 64})
+
+
+def smap_channel(chan: str, seqs: list) -> tuple[Mission, int, int]:
+    "One SMAP channel as a Mission (value + 24 command flags on a 1 s grid), the fit/score cut and the test offset."
+    tr, te = np.load(SMAP / "train" / f"{chan}.npy"), np.load(SMAP / "test" / f"{chan}.npy")
+    a = np.vstack([tr, te]); n = len(a)
+    idx = pd.date_range("2000-01-01", periods=n, freq="1s", name="timestamp")
+    vals = pd.DataFrame({"channel_1": a[:, 0].astype(np.float32)}, index=idx)
+    tcs = pd.DataFrame({f"telecommand_{j}": (a[:, j] > 0).astype(np.uint8) for j in range(1, a.shape[1])}, index=idx)
+    off = len(tr)
+    lab = pd.DataFrame([{"ID": f"{chan}_{i}", "Channel": "channel_1", "StartTime": idx[off + s], "EndTime": idx[min(off + e, n - 1)],
+                         "Category": "Anomaly"} for i, (s, e) in enumerate(seqs)])
+    table = pd.DataFrame({"Channel": ["channel_1"], "Subsystem": ["smap"], "Physical Unit": [""], "Group": ["1"], "Target": [True]})
+    m = Mission(vals, tcs, validate_labels(lab) if len(lab) else lab, table, pd.Timedelta("1s"), chan)
+    return m, off + len(te) // 2, off
+
+
+def smap(n_jobs: int, limit: int | None = None) -> dict:
+    meta = pd.read_csv(SMAP / "labeled_anomalies.csv")
+    meta = meta[meta["spacecraft"] == "SMAP"].drop_duplicates("chan_id", keep="first")  # P-2 is listed twice
+    meta = meta[meta["chan_id"].map(lambda c: (SMAP / "train" / f"{c}.npy").exists())]
+    if limit: meta = meta.head(limit)
+    cfg = HierarchicalConfig(**SMAP_CONFIG).replace(n_jobs=1)
+    from joblib import Parallel, delayed
+    rows = list(meta.itertuples())
+    out = Parallel(n_jobs=n_jobs)(delayed(_smap_one)(r.chan_id, ast.literal_eval(r.anomaly_sequences), cfg.to_dict()) for r in rows)
+    per = []
+    for chan, cut_len, y_true, y_ens, ok, secs, lab_rows, v_fit, nom, v_sc in out:
+        per.append({"chan": chan, "ok": ok, "secs": secs, "y_true": y_true, "labels": lab_rows,
+                    "ensemble": y_ens, "GlobalSTD5": global_std(v_fit, nom, v_sc, 5), "GlobalSTD3": global_std(v_fit, nom, v_sc, 3)})
+    trained = [p for p in per if p["ok"]]
+    res = {"all channels": _smap_scores(per), "channels with training labels": _smap_scores(trained) if trained else None}
+    return {"data": f"SMAP, {len(rows)} channels; fit on train + first half of test, score the second half (channels laid end to end)",
+            "rows_scored": int(sum(len(p["y_true"]) for p in per)), "events_scored": int(sum(len(p["labels"]) for p in per)),
+            "channels_trained": [p["chan"] for p in trained], "events_on_trained_channels": int(sum(len(p["labels"]) for p in trained)),
+            "fit_predict_s_total": round(sum(p["secs"] for p in per), 1), "config": SMAP_CONFIG, "results": res}
+
+
+def _smap_scores(per: list) -> dict:
+    "Scores of the three methods with the scored parts of `per` laid end to end (sample indices as seconds)."
+    labels, offset = [], 0
+    for p in per:
+        labels += [{"ID": f"{p['chan']}_{i}", "s": offset + s, "e": offset + e} for i, (s, e) in enumerate(p["labels"])]
+        offset += len(p["y_true"])
+    y_true = np.concatenate([p["y_true"] for p in per])
+    idx = pd.date_range("2000-01-01", periods=len(y_true), freq="1s")
+    lab = pd.DataFrame({"ID": [d["ID"] for d in labels], "Channel": "channel_1", "StartTime": idx[[d["s"] for d in labels]],
+                        "EndTime": idx[[d["e"] for d in labels]], "Category": "Anomaly"})
+    return {k: scores(lab, idx, y_true, np.concatenate([p[k] for p in per])) for k in ("ensemble", "GlobalSTD5", "GlobalSTD3")}
+
+
+def _smap_one(chan: str, seqs: list, cfg: dict):
+    m, cut, off = smap_channel(chan, seqs)
+    fit, sc = m.iloc(0, cut), m.iloc(cut, len(m))
+    y_true = sc.is_anomaly().to_numpy().astype(bool)
+    s, e = np.flatnonzero(np.diff(np.r_[0, y_true.view(np.int8), 0]) == 1), np.flatnonzero(np.diff(np.r_[0, y_true.view(np.int8), 0]) == -1)
+    lab_rows = list(zip(s.tolist(), (e - 1).tolist()))
+    t0 = time.perf_counter(); ok = True
+    try:
+        det = HierarchicalDetector(HierarchicalConfig.from_dict(cfg), progress=False).fit(fit)
+        y = det.predict(sc)["is_anomaly"].to_numpy().astype(bool)
+    except DataError as err:                       # no labelled event in the fit range: the supervised model cannot learn
+        if "no labels" not in str(err): raise
+        y, ok = np.zeros(len(sc), bool), False
+    nom = ~fit.is_anomaly().to_numpy().astype(bool)
+    return (chan, cut, y_true, y, ok, time.perf_counter() - t0, lab_rows, fit.values.to_numpy(np.float64), nom, sc.values.to_numpy(np.float64))
+
+
+def table(name: str, res: dict) -> str:
+    lines = [f"\n{name}", f"{'method':<12}" + "".join(f"{k:>20}" for k in (*KEYS, "challenge_F0.5", "alarm_share"))]
+    for meth, r in res.items(): lines.append(f"{meth:<12}" + "".join(f"{r[k]:>20.3f}" for k in (*KEYS, "challenge_F0.5", "alarm_share")))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=("synthetic", "smap", "all"), default="all")
+    ap.add_argument("--days", type=int, default=60)
+    ap.add_argument("--preset", choices=("fast", "paper"), default="fast")
+    ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--smap-limit", type=int, default=None, help="only the first N SMAP channels (quick check)")
+    a = ap.parse_args()
+    out = json.loads(OUT.read_text()) if OUT.exists() else {}
+    out["machine"] = {"platform": platform.platform(), "cpus": __import__("os").cpu_count()}
+    t0 = time.perf_counter()
+    if a.part in ("synthetic", "all"):
+        key = f"synthetic_{a.days}d_{a.preset}"
+        out.pop("synthetic", None)
+        out[key] = synthetic(a.days, a.preset, a.n_jobs)
+        print(table(out[key]["data"] + f" (preset {a.preset}; fit {out[key]['fit_s']} s, predict {out[key]['predict_s']} s)", out[key]["results"]))
+    if a.part in ("smap", "all"):
+        out["smap"] = smap(a.n_jobs, a.smap_limit)
+        for part, r in out["smap"]["results"].items():
+            if r: print(table(f"{out['smap']['data']}: {part} ({len(out['smap']['channels_trained'])} channels have labelled events to learn from)", r))
+    out["peak_rss_mb"] = round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1)
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(out, indent=2, default=str))
+    print(f"\nwrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
