@@ -10,7 +10,7 @@
 
 Both quality parts report event-wise F0.5 (timestamp version; SMAP uses sample indices as times),
 precision, recall and alarming precision from `esa_adb_hier.evaluation.esa_scores`, next to the
-GlobalSTD5 and GlobalSTD3 baselines computed the same way (`global_std_flags`).
+GlobalSTD5 and GlobalSTD3 baselines computed the same way (`evaluation.global_std_flags`).
 
 Run:  python benchmarks/bench_autoencoder.py [--parts throughput,synthetic,smap] [--smap-channels N]
 Writes benchmarks/results/autoencoder.json (parts not run are kept from the previous file) and prints tables.
@@ -31,7 +31,7 @@ import torch
 from esa_adb_hier.autoencoder import (AEConfig, AEDetector, AEModel, AttentionGRUAutoencoder, deterministic, fit_robust_scaling,
                                       input_columns, train_autoencoder, window_starts)
 from esa_adb_hier.core import Mission, validate_channels, validate_labels
-from esa_adb_hier.evaluation import esa_scores
+from esa_adb_hier.evaluation import esa_scores, global_std_flags
 from esa_adb_hier.synthetic import make_mission
 
 HERE = Path(__file__).resolve().parent
@@ -43,17 +43,6 @@ METRICS = ["EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision"]
 def peak_rss_mb() -> float:
     "Peak resident memory of this process so far (MB)."
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-# ---------------------------------------------------------------------------------------------- baselines
-def global_std_flags(fit_values: np.ndarray, nominal: np.ndarray, test_values: np.ndarray, k: float) -> np.ndarray:
-    """GlobalSTD-k: flag a sample when any channel is more than `k` standard deviations from its mean, with mean and
-    standard deviation of the nominal rows of the fitting data only (a channel with zero spread never flags)."""
-    x = np.asarray(fit_values, np.float64)[np.asarray(nominal, bool)]
-    mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-    sd = np.where(sd > 0, sd, np.inf)
-    z = np.abs((np.asarray(test_values, np.float64) - mu) / sd)
-    return (np.nan_to_num(z, nan=0.0) > k).any(axis=1).astype(np.uint8)
 
 
 def quality(labels: pd.DataFrame, index: pd.DatetimeIndex, flags: np.ndarray) -> dict:
@@ -128,7 +117,7 @@ def bench_synthetic(days: float = 120, seed: int = 1, cfg_over: dict | None = No
     res["autoencoder"] = quality(labels, test.index, pred["is_anomaly"].to_numpy())
     tgt = fit.target_channels
     for k in (5, 3):
-        flags = global_std_flags(fit.values[tgt].to_numpy(), fit.nominal_mask(), test.values[tgt].to_numpy(), k)
+        flags = global_std_flags(fit.values[tgt].to_numpy(), fit.nominal_mask(), test.values[tgt].to_numpy(), k).any(axis=1)
         res[f"GlobalSTD{k}"] = quality(labels, test.index, flags)
     res["history"] = det.model.history.round(5).to_dict(orient="list")
     return json.loads(json.dumps(res, default=str))
@@ -171,7 +160,7 @@ def bench_smap(max_channels: int | None = None, cfg_over: dict | None = None, lo
         if r["events"] == 0:
             r["skipped"] = "no labelled event in the scored half"; rows.append(r); log(f"{chan}: no event in the scored half"); continue
         for name, flags in [("autoencoder", pred["is_anomaly"].to_numpy()),
-                            *[(f"GlobalSTD{k}", global_std_flags(fit.values.to_numpy(), fit.nominal_mask(), test.values.to_numpy(), k)) for k in (5, 3)]]:
+                            *[(f"GlobalSTD{k}", global_std_flags(fit.values.to_numpy(), fit.nominal_mask(), test.values.to_numpy(), k).any(axis=1)) for k in (5, 3)]]:
             for key, v in quality(test.labels, test.index, flags).items(): r[f"{name}.{key}"] = v
         rows.append(r)
         log(f"{chan}: {dt:6.1f}s  AE F0.5 {r['autoencoder.EW_F_0.50']:.3f}  STD5 {r['GlobalSTD5.EW_F_0.50']:.3f}  STD3 {r['GlobalSTD3.EW_F_0.50']:.3f}")

@@ -9,7 +9,6 @@ channel's). Results go to benchmarks/results/demo.json and a table is printed.
     python benchmarks/bench_demo.py [--days 60] [--seed 0] [--repeats 3]
 """
 import argparse
-import json
 import platform
 import resource
 import shutil
@@ -20,12 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from esa_adb_hier.cli import DEMO_DAYS, score_predictions, metrics_dict
 from esa_adb_hier.core import read_json, write_json
 from esa_adb_hier.data import load_mission
+from esa_adb_hier.evaluation import global_std_predictions
 
 HERE = Path(__file__).resolve().parent
 KEYS = ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision", "channel_F0.50", "subsystem_F0.50", "AFF_F_0.50")
@@ -44,23 +43,6 @@ def run_demo(out: Path, days: float, seed: int) -> dict:
     wall = time.perf_counter() - t0
     if r.returncode != 0: raise SystemExit(f"demo failed (exit {r.returncode}):\n{r.stderr[-4000:]}")
     return {"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "stdout": r.stdout}
-
-
-def global_std(train, test, k: float) -> pd.DataFrame:
-    "GlobalSTD-k predictions frame on `test` with nominal statistics of `train` (target channels)."
-    cols = {}
-    flags = []
-    for c in test.target_channels:
-        x = train.values[c].to_numpy(np.float64)[train.nominal_mask(c)]
-        mu, sd = float(np.nanmean(x)), float(np.nanstd(x)) or 1.0
-        z = np.abs(test.values[c].to_numpy(np.float64) - mu) / sd
-        f = np.nan_to_num(z, nan=0.0) > k
-        flags.append(f)
-        cols[c] = f.astype(np.uint8)
-        cols[f"score_{c}"] = np.clip(np.nan_to_num(z, nan=0.0) / (2 * k), 0, 1).astype(np.float32)
-    any_flag = np.any(flags, axis=0)
-    score = np.max([cols[f"score_{c}"] for c in test.target_channels], axis=0)
-    return pd.DataFrame({"is_anomaly": any_flag.astype(np.uint8), "score": score.astype(np.float32), **cols}, index=test.index)
 
 
 def main():
@@ -85,7 +67,7 @@ def main():
         refs = {}
         for k in (5, 3):
             t0 = time.perf_counter()
-            pred = global_std(train, test, k)
+            pred = global_std_predictions(train, test, k)
             refs[f"GlobalSTD{k}"] = {"time_s": time.perf_counter() - t0,
                                      "metrics": metrics_dict(score_predictions(pred, test.labels, test))}
     walls = [r["wall_s"] for r in runs]

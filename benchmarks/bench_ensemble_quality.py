@@ -28,7 +28,7 @@ import pandas as pd
 
 from esa_adb_hier.core import DataError, Mission, validate_labels
 from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
-from esa_adb_hier.evaluation import esa_scores
+from esa_adb_hier.evaluation import esa_scores, global_std_flags
 from esa_adb_hier.events import challenge_fscore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,15 +36,6 @@ SMAP = ROOT.parent / "shared" / "data" / "smap"
 if not SMAP.exists(): SMAP = Path("/work/shared/data/smap")
 OUT = ROOT / "benchmarks" / "results" / "ensemble_quality.json"
 KEYS = ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision")
-
-
-# --- baselines -----------------------------------------------------------------------------------
-def global_std(train: np.ndarray, nominal: np.ndarray, test: np.ndarray, k: float) -> np.ndarray:
-    "GlobalSTD: flag |z| > k per channel, mean/std of the nominal training points; any channel flags the sample."
-    x = train[nominal] if nominal.any() else train
-    mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-    sd = np.where(sd > 0, sd, 1e-12)
-    return (np.abs((test - mu) / sd) > k).any(axis=1)
 
 
 # --- metrics -------------------------------------------------------------------------------------
@@ -77,8 +68,8 @@ def synthetic(days: int, preset: str, n_jobs: int, seed: int = 7) -> dict:
     v_tr, v_te = train.values[targets].to_numpy(np.float64), test.values[targets].to_numpy(np.float64)
     nominal = ~train.is_anomaly(categories=("Anomaly", "Rare Event", "Communication Gap"), channels=targets).to_numpy().astype(bool)
     res = {"ensemble": scores(lab, test.index, y_true, pred["is_anomaly"].to_numpy()),
-           "GlobalSTD5": scores(lab, test.index, y_true, global_std(v_tr, nominal, v_te, 5)),
-           "GlobalSTD3": scores(lab, test.index, y_true, global_std(v_tr, nominal, v_te, 3))}
+           "GlobalSTD5": scores(lab, test.index, y_true, global_std_flags(v_tr, nominal, v_te, 5).any(axis=1)),
+           "GlobalSTD3": scores(lab, test.index, y_true, global_std_flags(v_tr, nominal, v_te, 3).any(axis=1))}
     return {"data": f"make_mission(days={days}, seed={seed}), {len(targets)} target channels, fit first 70 % / score last 30 %",
             "rows_fit": len(train), "rows_scored": len(test), "events_scored": int(lab["ID"].nunique()), "preset": preset,
             "fit_s": round(t_fit, 1), "predict_s": round(t_pred, 1), "timings": det.timings_, "fallbacks": len(det.notes_),
@@ -120,7 +111,7 @@ def smap(n_jobs: int, limit: int | None = None) -> dict:
     per = []
     for chan, cut_len, y_true, y_ens, ok, secs, lab_rows, v_fit, nom, v_sc in out:
         per.append({"chan": chan, "ok": ok, "secs": secs, "y_true": y_true, "labels": lab_rows,
-                    "ensemble": y_ens, "GlobalSTD5": global_std(v_fit, nom, v_sc, 5), "GlobalSTD3": global_std(v_fit, nom, v_sc, 3)})
+                    "ensemble": y_ens, "GlobalSTD5": global_std_flags(v_fit, nom, v_sc, 5).any(axis=1), "GlobalSTD3": global_std_flags(v_fit, nom, v_sc, 3).any(axis=1)})
     trained = [p for p in per if p["ok"]]
     res = {"all channels": _smap_scores(per), "channels with training labels": _smap_scores(trained) if trained else None}
     return {"data": f"SMAP, {len(rows)} channels; fit on train + first half of test, score the second half (channels laid end to end)",
