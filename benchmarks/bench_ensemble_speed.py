@@ -9,9 +9,10 @@ predicted time exceeds what is left of `--budget-s` is skipped and reported as s
 
 Extrapolation: fit and predict times are fitted as a + b * rows (least squares over the measured sizes), scaled by
 58 / channels, and evaluated at 14,728,321 rows (the challenge train set, fit) and 521,280 rows (the challenge test
-set, predict).
+set, predict). Include `--days 5114` (Mission 1's length, 14.7 M rows) to measure the channels at full length, so that
+the 58-channel figure only scales the channel count; `full_length` in the results then reports that run directly.
 
-    python benchmarks/bench_ensemble_speed.py [--preset paper] [--days 15,30,60,120] [--channels 2] [--n-jobs 2] [--budget-s 780]
+    python benchmarks/bench_ensemble_speed.py [--preset paper] [--days 30,120,480,5114] [--channels 2] [--n-jobs 2] [--budget-s 1800]
 
 Writes benchmarks/results/ensemble_speed.json (one entry per preset) and prints a table.
 """
@@ -87,7 +88,12 @@ def extrapolate(runs: list, channels: int, n_jobs: int) -> dict:
     stages = {k: linear_extrapolation(rows, [r["fit_stages_s"][k] for r in runs], MISSION1_ROWS) * scale / n_jobs
               for k in ("mining", "features", "layer1", "layer2")}
     stages["layer3"] = linear_extrapolation(rows, [r["fit_stages_s"]["layer3"] for r in runs], MISSION1_ROWS)
-    return {"fit_wall_h_58ch_14.7M_rows (sum of stages)": round(sum(stages.values()) / 3600, 2),
+    full = [r for r in runs if r["rows"] >= 0.99 * MISSION1_ROWS]
+    direct = {} if not full else {"full_length": {
+        "fit_wall_h_58ch (measured wall x 58/channels)": round(full[-1]["fit_s"] * scale / 3600, 2),
+        "fit_job_s_per_channel": {k: round(v / channels, 1) for k, v in full[-1]["fit_stages_s"].items() if k != "wall"},
+        "peak_tree_rss_gb": round(full[-1]["peak_tree_rss_mb"] / 1024, 2), "model_gb_58ch": round(full[-1]["model_mb"] * scale / 1024, 2)}}
+    return {**direct, "fit_wall_h_58ch_14.7M_rows (sum of stages)": round(sum(stages.values()) / 3600, 2),
             "fit_wall_h_58ch_14.7M_rows (fit on wall times)": round(linear_extrapolation(rows, [r["fit_s"] for r in runs], MISSION1_ROWS) * scale / 3600, 2),
             "fit_stage_wall_h_58ch_14.7M_rows": {k: round(v / 3600, 3) for k, v in stages.items()},
             "predict_wall_min_58ch_challenge_test_521k_rows": round(linear_extrapolation(rows, [r["predict_s"] for r in runs], CHALLENGE_TEST_ROWS) * scale / 60, 1),

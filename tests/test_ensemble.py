@@ -169,3 +169,29 @@ def test_autoencoder_view_round_trip(parts, tmp_path):
     pd.testing.assert_frame_equal(det.predict(parts[1]), back.predict(parts[1]), check_exact=True)
     with pytest.raises(DataError, match="autoencoder"):
         HierarchicalConfig(autoencoder={"windw": 3})
+
+
+def test_thinning_and_early_stopping_train_fewer_rows_and_trees(parts, tmp_path):
+    "The paper preset's efficiency settings: thinned nominal rows (every positive kept), early stopping on x_n."
+    many = {"n_estimators": 400, "learning_rate": 0.3}
+    fast = HierarchicalConfig.preset("fast")
+    full = HierarchicalDetector(fast.replace(xgb={**fast.xgb, **many}), progress=False).fit(parts[0])
+    lean = HierarchicalDetector(fast.replace(thin_nominal=True, xgb={**fast.xgb, **many, "early_stopping_rounds": 10}),
+                                progress=False).fit(parts[0])
+    paper = HierarchicalConfig.preset("paper")
+    assert paper.thin_nominal and paper.xgb["early_stopping_rounds"] > 0 and paper.xgb["n_estimators"] == 1000
+    for ch in full.channels_:
+        a, b = full.models_[ch]["s50"]["configs"], lean.models_[ch]["s50"]["configs"]
+        for ca, cb in zip(a, b):
+            assert cb["train_positives"] == ca["train_positives"]                # every positive row is kept
+            if ca["model"]["kind"] == "xgb":
+                assert ca["model"]["trees"] == 400
+                assert cb["train_rows"] < ca["train_rows"] and cb["model"]["trees"] < 400
+    # the lean model still ranks labelled samples above nominal ones, and round-trips like any other
+    y = parts[0].is_anomaly(channels=lean.channels_).to_numpy().astype(bool)
+    s = lean.predict_proba(parts[0])["score"].to_numpy()
+    assert s[y].mean() > s[~y].mean() + 0.01
+    pred = lean.predict(parts[1])
+    lean.save(tmp_path / "lean")
+    again = HierarchicalDetector.load(tmp_path / "lean", progress=False).predict(parts[1])
+    pd.testing.assert_frame_equal(pred, again)
