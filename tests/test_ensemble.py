@@ -195,3 +195,22 @@ def test_thinning_and_early_stopping_train_fewer_rows_and_trees(parts, tmp_path)
     lean.save(tmp_path / "lean")
     again = HierarchicalDetector.load(tmp_path / "lean", progress=False).predict(parts[1])
     pd.testing.assert_frame_equal(pred, again)
+
+
+def test_min_spread_alarms_no_more_time_than_mean(fitted, parts, tmp_path):
+    "`spread='min'` changes only the mapping of row scores to samples: never more alarmed time, and it round-trips."
+    test = parts[1]
+    mean = fitted.predict_proba(test)
+    fitted.config = fitted.config.replace(spread="min")
+    try:
+        low = fitted.predict_proba(test)
+        assert (low.to_numpy() <= mean.to_numpy() + 1e-6).all()            # the min over covering rows never exceeds their mean
+        assert low["score"].sum() < mean["score"].sum()
+        fitted.save(tmp_path / "m")
+        again = HierarchicalDetector.load(tmp_path / "m", progress=False)
+        assert again.config.spread == "min"
+        pd.testing.assert_frame_equal(low, again.predict_proba(test))
+    finally:
+        fitted.config = fitted.config.replace(spread="mean")
+    with pytest.raises(DataError, match="spread"):
+        HierarchicalConfig(spread="median")
