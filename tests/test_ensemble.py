@@ -214,3 +214,19 @@ def test_min_spread_alarms_no_more_time_than_mean(fitted, parts, tmp_path):
         fitted.config = fitted.config.replace(spread="mean")
     with pytest.raises(DataError, match="spread"):
         HierarchicalConfig(spread="median")
+
+
+def test_authors_feature_set_feeds_fewer_columns(fitted, parts, tmp_path):
+    "The paper preset's `feature_set='authors'`: the authors' pooled statistics and two columns per shapelet."
+    assert HierarchicalConfig.preset("paper").feature_set == "authors" and HierarchicalConfig.preset("fast").feature_set == "all"
+    det = HierarchicalDetector(tiny(feature_set="authors"), progress=False).fit(parts[0])
+    for ch in det.channels_:
+        a, b = fitted.models_[ch]["s50"], det.models_[ch]["s50"]
+        assert len(a["columns"]) == 53 and len(b["columns"]) == 38 and set(b["columns"]) < set(a["columns"])
+        for ca, cb in zip(a["configs"], b["configs"]):
+            k = len(cb["shapelets"])
+            if cb["model"]["kind"] == "xgb" and ca["model"]["kind"] == "xgb":
+                assert ca["model"]["n_features"] - cb["model"]["n_features"] == 15 + 2 * k
+    pred = det.predict(parts[1])
+    det.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(pred, HierarchicalDetector.load(tmp_path / "m", progress=False).predict(parts[1]))
