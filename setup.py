@@ -22,6 +22,9 @@ min_python = cfg["min_python"]
 
 requirements = cfg.get("requirements", "").split()
 dev_requirements = cfg.get("dev_requirements", "").split()
+# optional extras, each named `<extra>_requirements` in settings.ini
+extras = {k[: -len("_requirements")]: v.split() for k, v in cfg.items()
+          if k.endswith("_requirements") and k not in ("requirements", "dev_requirements") and v.split()}
 console_scripts = cfg.get("console_scripts", "").split()
 
 setuptools.setup(
@@ -39,7 +42,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg["lib_name"]: ["meta/*.csv", "meta/*.md"]},
     install_requires=requirements,
-    extras_require={"dev": dev_requirements},
+    extras_require={"dev": dev_requirements, **extras},
     python_requires=">=" + min_python,
     long_description=(here / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
