@@ -6,7 +6,7 @@ PIP = $(PY) -m pip
 DEMO_OUT ?= demo_out
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test export clean-nbs readme bench docs
+.PHONY: install demo test export clean-nbs readme bench docs docs-check
 
 install:
 	# torch first: this pin installs the CPU build; a looser requirement would pull the CUDA wheels
@@ -31,5 +31,10 @@ readme:
 bench:
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
+# the docs site needs Quarto (https://quarto.org); the GitHub workflow deploy.yaml builds and publishes it
 docs:
-	$(PIP) install --quiet quarto-cli && nbdev_docs
+	nbdev_docs
+
+# without Quarto: render every notebook to HTML with nbconvert and check its links and images
+docs-check:
+	$(PY) tests/docs_check.py --out _docs_check
