@@ -1,0 +1,59 @@
+"""The HTML report as a person sees it: rendered by headless Chromium (Debian package `chromium`)."""
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from esa_adb_hier.report import alarm_table, write_report
+from esa_adb_hier.synthetic import make_mission
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    assert exe, "headless Chromium is needed to check the report as a reader sees it: apt-get install chromium"
+    return exe
+
+
+def screenshot(page, png, size=(1200, 2400)) -> str:
+    "Render `page` with headless Chromium into `png`; returns Chromium's log."
+    r = subprocess.run([chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        f"--window-size={size[0]},{size[1]}", f"--screenshot={png}", "--enable-logging=stderr", "--v=0",
+                        page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and png.exists(), r.stderr[-2000:]
+    return r.stderr
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    m = make_mission(days=16, seed=0, channels=[f"channel_{i}" for i in range(41, 47)])
+    ia = m.is_anomaly().to_numpy()
+    pred = pd.DataFrame({"is_anomaly": ia, "score": ia * 0.9}, index=m.index)
+    for c in m.target_channels:
+        pred[c] = m.label_mask(c).astype(np.uint8); pred[f"score_{c}"] = m.label_mask(c).astype(np.float32)
+    return m, pred
+
+
+def test_report_renders_in_a_browser(tmp_path, labelled):
+    from PIL import Image
+    m, pred = labelled
+    page = write_report(pred, m, tmp_path / "report.html")
+    log = screenshot(page, tmp_path / "report.png")
+    assert "Failed to load resource" not in log and "net::ERR" not in log, log[-2000:]
+    img = np.asarray(Image.open(tmp_path / "report.png").convert("L"), dtype=np.float32)
+    assert img.std() > 20, "the screenshot is blank"
+    assert (img < 128).mean() > 0.02, "hardly anything dark (text, plots) on the page"
+    text = page.read_text()
+    assert text.count('<img') == 2 + len(alarm_table(pred, m)) and 'src="data:image/png;base64,' in text
+    assert "subsystem_F0.50" in text and "EW_F_0.50" in text
+
+
+def test_report_without_labels_or_alarms(tmp_path, labelled):
+    m, pred = labelled
+    quiet = pred.assign(is_anomaly=0)
+    m2 = m.select_channels(m.channel_names)
+    m2.labels = m2.labels.iloc[:0]
+    text = write_report(quiet, m2, tmp_path / "r.html").read_text()
+    assert "No alarm." in text and "Scores against the labels" not in text
+    screenshot(tmp_path / "r.html", tmp_path / "r.png", (1000, 800))
