@@ -506,7 +506,8 @@ class AEDetector:
             w.write_arrays("scaling.npz", center=m.center, scale=m.scale, channel_thresholds=m.channel_thresholds)
             w.write_arrays("history.npz", **{k: h[k].to_numpy(np.float64) for k in h.columns})
             if self.forest is not None: w.write_bytes("forest.ubj", bytes(self.forest.save_raw("ubj")))
-            val = {"best_val_loss": float(np.nanmin(h["val_loss"]))} if len(h) and np.isfinite(h["val_loss"]).any() else None
+            finite = len(h) and np.isfinite(h["val_loss"].to_numpy(np.float64)).any()
+            val = {"best_val_loss": float(np.nanmin(h["val_loss"]))} if finite else None
             return w.commit("autoencoder", self.config.to_dict(), m.channels, self.groups, self.info.get("train_range"),
                             validation=val, telecommands=m.telecommands, targets=self.targets, threshold=m.threshold,
                             ranges=m.ranges, **{k: v for k, v in self.info.items() if k != "train_range"})
@@ -517,21 +518,24 @@ class AEDetector:
         r = ModelReader(path, "autoencoder"); man = r.manifest
         try:
             config = AEConfig.from_dict(man["config"])
-            sc = r.read_arrays("scaling.npz", keys=("center", "scale", "channel_thresholds")); h = r.read_arrays("history.npz")
+            sc = r.read_arrays("scaling.npz", keys=("center", "scale", "channel_thresholds"))
+            h = r.read_arrays("history.npz")
             det = cls(config)
             try:
-                det.model = AEModel.from_arrays(config, man["channels"], man["telecommands"], r.read_arrays("weights.npz"),
-                                                sc["center"], sc["scale"], man["threshold"], sc["channel_thresholds"],
-                                                pd.DataFrame({k: h[k] for k in ("epoch", "train_loss", "val_loss") if k in h}),
+                hist = pd.DataFrame({k: h[k] for k in ("epoch", "train_loss", "val_loss") if k in h})
+                weights = r.read_arrays("weights.npz")
+                det.model = AEModel.from_arrays(config, man["channels"], man["telecommands"], weights, sc["center"],
+                                                sc["scale"], man["threshold"], sc["channel_thresholds"], hist,
                                                 man.get("ranges"))
             except DataError as e: raise DataError(f"{r.root / 'weights.npz'}: {e}") from None
             det.forest = r.read_xgb("forest.ubj") if "forest.ubj" in r.files else None
             det.targets, det.groups = list(man["targets"]), dict(man["groups"])
-            det.info = {k: man[k] for k in ("train_range", "splits", "n_classifier_windows", "n_classifier_positive", "forest") if k in man}
+            keys = ("train_range", "splits", "n_classifier_windows", "n_classifier_positive", "forest")
+            det.info = {k: man[k] for k in keys if k in man}
         except DataError: raise
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
-            raise DataError(f"{r.root}: the model files do not fit together ({type(e).__name__}: {e}); expected a directory "
-                            "written by AEDetector.save") from None
+            raise DataError(f"{r.root}: the model files do not fit together ({type(e).__name__}: {e}); "
+                            "expected a directory written by AEDetector.save") from None
         return det
 
 # %% ../nbs/06_autoencoder.ipynb #3de17636

@@ -435,7 +435,7 @@ def save_figure(fig_or_ax, path, run: RunRecord, kind: str):
 # %% ../nbs/09_cli.ipynb #0dab40e1
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
-    "While the block runs, SIGTERM raises KeyboardInterrupt (as Ctrl-C does): workers stop, a half-saved model is removed."
+    "While the block runs, SIGTERM raises KeyboardInterrupt as Ctrl-C does: workers stop, a half-saved model goes."
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -321,7 +321,8 @@ def mission_from_arrays(values, labels=None, channels=None, index=None, start="2
     if v.ndim != 2: raise DataError(f"{w}: values must be 2-D (rows x channels), got shape {v.shape}")
     n, k = v.shape
     names = [f"channel_{j + 1}" for j in range(k)] if channels is None else [str(c) for c in channels]
-    if len(names) != k or len(set(names)) != k: raise DataError(f"{w}: {len(names)} channel names for {k} columns (unique)")
+    if len(names) != k or len(set(names)) != k:
+        raise DataError(f"{w}: {len(names)} channel names for {k} columns (unique names expected)")
     idx = pd.date_range(start, periods=n, freq=period) if index is None else pd.DatetimeIndex(index)
     if len(idx) != n: raise DataError(f"{w}: {len(idx)} timestamps for {n} rows")
     lab = empty_labels()

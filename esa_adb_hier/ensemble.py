@@ -1012,25 +1012,29 @@ def save(self: HierarchicalDetector, path, overwrite: bool = False) -> Path:
                 for c in part["configs"]:
                     tag = f"n{c['n']}_m{c['m']}"
                     arrays.update({f"{tag}_{k}": a for k, a in enumerate(c["shapelets"])})
-                    confs.append({"n": c["n"], "m": c["m"], "n_shapelets": len(c["shapelets"]), "train_rows": c["train_rows"],
-                                  "train_positives": c["train_positives"], "model": _save_model_dict(c["model"], w, f"{d}/{tag}")})
+                    confs.append({"n": c["n"], "m": c["m"], "n_shapelets": len(c["shapelets"]),
+                                  "train_rows": c["train_rows"], "train_positives": c["train_positives"],
+                                  "model": _save_model_dict(c["model"], w, f"{d}/{tag}")})
                 w.write_arrays(f"{d}/shapelets.npz", **arrays)
-                per[key] = {"configs": confs, **{k: part[k] for k in ("stackers", "cv_precision", "columns", "positives", "rows")}}
+                keep = ("stackers", "cv_precision", "columns", "positives", "rows")
+                per[key] = {"configs": confs, **{k: part[k] for k in keep}}
             w.write_json(f"channels/{ch}/model.json", per)
         for key, l3 in self.layer3_.items():
-            w.write_json(f"layer3/{key}.json", {**l3, "aggregator": _save_model_dict(l3["aggregator"], w, f"layer3/{key}_aggregator")})
+            agg = _save_model_dict(l3["aggregator"], w, f"layer3/{key}_aggregator")
+            w.write_json(f"layer3/{key}.json", {**l3, "aggregator": agg})
         ae = getattr(self, "autoencoder_", None)
         if ae is not None:
             w.write_arrays("autoencoder/weights.npz", **ae.weight_arrays())
-            w.write_json("autoencoder/model.json", {"config": ae.config.to_dict(), "channels": ae.channels, "telecommands": ae.telecommands,
-                                                    "center": ae.center.tolist(), "scale": ae.scale.tolist(), "threshold": ae.threshold,
-                                                    "channel_thresholds": np.asarray(ae.channel_thresholds).tolist()})
+            w.write_json("autoencoder/model.json", {
+                "config": ae.config.to_dict(), "channels": ae.channels, "telecommands": ae.telecommands,
+                "center": ae.center.tolist(), "scale": ae.scale.tolist(), "threshold": ae.threshold,
+                "channel_thresholds": np.asarray(ae.channel_thresholds).tolist()})
         cvp = {key: dict(zip(self.channels_, l3["cv_precision"])) for key, l3 in self.layer3_.items()}
         timings = {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in getattr(self, "timings_", {}).items()}
         return w.commit("hierarchical", self.config.to_dict(), self.channels_, self.groups_, self.train_range_,
                         validation={"cv_precision": cvp}, telecommands=self.telecommands_,
-                        scales=[scale_key(s) for s in self.config.scales], min_samples=self.min_samples(), plan=self.plan_,
-                        cca=self.cca_, notes=self.notes_, timings=timings, autoencoder=ae is not None)
+                        scales=[scale_key(s) for s in self.config.scales], min_samples=self.min_samples(),
+                        plan=self.plan_, cca=self.cca_, notes=self.notes_, timings=timings, autoencoder=ae is not None)
 
 # %% ../nbs/07_ensemble.ipynb #13d5fb2d
 def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
@@ -1039,7 +1043,8 @@ def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
     for ch in det.channels_:
         per = r.read_json(f"channels/{ch}/model.json"); det.models_[ch] = {}
         if sorted(per) != sorted(man["scales"]):
-            raise DataError(f"{r.root / 'channels' / ch / 'model.json'}: scales {sorted(per)}, the manifest lists {man['scales']}")
+            raise DataError(f"{r.root / 'channels' / ch / 'model.json'}: scales {sorted(per)}, "
+                            f"the manifest lists {man['scales']}")
         for key, part in per.items():
             names = [f"n{c['n']}_m{c['m']}_{k}" for c in part["configs"] for k in range(c["n_shapelets"])]
             shp = r.read_arrays(f"channels/{ch}/{key}/shapelets.npz", keys=names)
@@ -1051,17 +1056,18 @@ def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
     for key in man["scales"]:
         l3 = r.read_json(f"layer3/{key}.json")
         if len(l3["weights"]) != len(det.channels_):
-            raise DataError(f"{r.root / 'layer3' / (key + '.json')}: {len(l3['weights'])} channel weights for {len(det.channels_)} channels")
+            raise DataError(f"{r.root / 'layer3' / (key + '.json')}: {len(l3['weights'])} channel weights "
+                            f"for {len(det.channels_)} channels")
         det.layer3_[key] = {**l3, "aggregator": _load_model_dict(l3["aggregator"], r)}
     det.autoencoder_ = None
     if man.get("autoencoder"):
         from esa_adb_hier.autoencoder import AEConfig, AEModel
         j = r.read_json("autoencoder/model.json")
         try:
-            det.autoencoder_ = AEModel.from_arrays(AEConfig.from_dict(j["config"]), j["channels"], j["telecommands"],
-                                                   r.read_arrays("autoencoder/weights.npz"), np.asarray(j["center"], np.float32),
-                                                   np.asarray(j["scale"], np.float32), j["threshold"],
-                                                   np.asarray(j["channel_thresholds"], np.float32))
+            det.autoencoder_ = AEModel.from_arrays(
+                AEConfig.from_dict(j["config"]), j["channels"], j["telecommands"],
+                r.read_arrays("autoencoder/weights.npz"), np.asarray(j["center"], np.float32),
+                np.asarray(j["scale"], np.float32), j["threshold"], np.asarray(j["channel_thresholds"], np.float32))
         except DataError as e: raise DataError(f"{r.root / 'autoencoder'}: {e}") from None
 
 @patch(cls_method=True)
@@ -1075,14 +1081,17 @@ def load(cls: HierarchicalDetector, path, progress: bool = True, n_jobs: int | N
         det.channels_, det.telecommands_ = list(man["channels"]), list(man["telecommands"])
         det.groups_ = {k: list(v) for k, v in man["groups"].items()}
         stray = sorted(set(c for v in det.groups_.values() for c in v) - set(det.channels_))
-        if stray: raise DataError(f"{r.root / 'manifest.json'}: groups name channel(s) {stray[:5]} that the model does not have")
+        if stray:
+            raise DataError(f"{r.root / 'manifest.json'}: groups name channel(s) {stray[:5]} "
+                            "that the model does not have")
         if man["scales"] != [scale_key(s) for s in cfg.scales]:
             raise DataError(f"{r.root / 'manifest.json'}: scales {man['scales']} do not match the config's")
-        det.train_range_, det.plan_, det.cca_, det.notes_ = man["train_range"], man.get("plan"), man.get("cca"), man.get("notes", [])
+        det.train_range_, det.plan_, det.cca_ = man["train_range"], man.get("plan"), man.get("cca")
+        det.notes_ = man.get("notes", [])
         _load_parts(det, r, man)
         det.timings_ = man.get("timings", {})
     except DataError: raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
-        raise DataError(f"{r.root}: the model files do not fit together ({type(e).__name__}: {e}); expected a directory "
-                        "written by HierarchicalDetector.save") from None
+        raise DataError(f"{r.root}: the model files do not fit together ({type(e).__name__}: {e}); "
+                        "expected a directory written by HierarchicalDetector.save") from None
     return det

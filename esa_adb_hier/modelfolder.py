@@ -108,7 +108,9 @@ def _leftovers(root: Path) -> str:
 def read_manifest(root, detector: str | None = None) -> dict:
     "The checked manifest of model directory `root` (no artifact is read)."
     root = Path(root); p = root / MANIFEST
-    if not root.is_dir(): raise DataError(f"{root}: no such model directory{_leftovers(root)}")
+    if not root.is_dir():
+        raise DataError(f"{root}: no such model directory (expected {MANIFEST} and the files it lists)"
+                        f"{_leftovers(root)}")
     if not p.is_file():
         raise DataError(f"{root}: {MANIFEST} missing; not a model directory written by this package{_leftovers(root)}")
     try: man = json.loads(p.read_bytes().decode("utf-8"))
@@ -248,8 +250,8 @@ class ModelReader:
         extra = self.unlisted()
         if extra:
             raise DataError(f"{self.root / extra[0]}: not listed in {MANIFEST} ({len(extra)} unlisted file(s)); "
-                            "a model directory holds only the files its manifest lists, so it was changed after saving: "
-                            "remove the file(s) or save the model again")
+                            "a model directory holds only the files its manifest lists, so it was changed after "
+                            "saving: remove the file(s) or save the model again")
 
     def unlisted(self) -> list:
         "Files (and links) under the directory that the manifest does not list, other than the run record."
