@@ -388,7 +388,10 @@ def _booster(model: dict):
     b = model.get("_booster")
     if b is None:
         import xgboost as xgb
-        b = xgb.Booster(params={"nthread": 1}); b.load_model(bytearray(model["raw"]))
+        b = xgb.Booster(params={"nthread": 1})
+        try: b.load_model(bytearray(model["raw"]))
+        except xgb.core.XGBoostError as e:
+            raise DataError(f"{model.get('_where', 'base model')}: not a readable XGBoost model ({str(e).strip()[:200]})") from None
         model["_booster"] = b
     return b
 
@@ -991,9 +994,9 @@ def _save_model_dict(model: dict, w: ModelWriter, stem: str) -> dict:
     return m
 
 def _load_model_dict(m: dict, r: ModelReader) -> dict:
-    "A model dict read back: boosters parsed (and kept) and LSTM weights checked against their network."
+    "A model dict read back (verified bytes; boosters are parsed when first used) and LSTM weights checked."
     m = dict(m)
-    if m["kind"] == "xgb": m["_booster"], m["raw"] = r.read_xgb(m["file"], {"nthread": 1}, with_bytes=True)
+    if m["kind"] == "xgb": m["raw"], m["_where"] = r.read_bytes(m["file"]), str(r.root / m["file"])
     elif m["kind"] == "lstm":
         import torch
         m["state"] = r.read_arrays(m["file"])

@@ -106,7 +106,8 @@ def test_library_failures_become_data_errors_naming_the_file(models, tmp_path):
     old = models[0]
     d = old.save(tmp_path / "a"); files = sorted(read_json(d / "manifest.json")["files"])
     ubj = next(r for r in files if r.endswith(".ubj")); forge(d, ubj, b"{broken")
-    with pytest.raises(DataError, match=f"{ubj}: not a readable XGBoost model"): HierarchicalDetector.load(d)
+    broken = HierarchicalDetector.load(d, progress=False)                       # boosters are parsed when first used
+    with pytest.raises(DataError, match=f"{ubj}: not a readable XGBoost model"): broken.predict(models[2])
     d = old.save(tmp_path / "b"); npz = next(r for r in files if r.endswith("shapelets.npz")); forge(d, npz, b"PK\x03\x04junk")
     with pytest.raises(DataError, match=f"{npz}: not a readable .npz"): HierarchicalDetector.load(d)
     d = old.save(tmp_path / "c"); js = next(r for r in files if r.endswith("model.json")); forge(d, js, b"\xff\xfe")
