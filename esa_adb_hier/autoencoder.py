@@ -19,15 +19,14 @@ import xgboost as xgb
 from sklearn.preprocessing import RobustScaler
 from torch import nn
 
-from .core import (DEFAULT_CATEGORIES, DataError, Mission, atomic_write, load_arrays, read_json,
-                               save_arrays, write_json)
+from .core import DEFAULT_CATEGORIES, DataError, Mission, require_mission
+from .modelfolder import ModelReader, ModelWriter
 
 # %% auto #0
-__all__ = ['FORMAT', 'FORMAT_VERSION', 'AEConfig', 'window_starts', 'windows_all', 'windows_any', 'spread_max',
-           'AttentionGRUAutoencoder', 'input_columns', 'fit_robust_scaling', 'iter_windows', 'resolve_device',
-           'deterministic', 'train_autoencoder', 'split_points', 'AEModel', 'fit_autoencoder', 'plot_errors',
-           'window_features', 'classifier_windows', 'fit_forest', 'forest_proba', 'window_scores', 'AEDetector',
-           'reconstruction_error_features']
+__all__ = ['AEConfig', 'window_starts', 'windows_all', 'windows_any', 'spread_max', 'AttentionGRUAutoencoder', 'input_columns',
+           'fit_robust_scaling', 'iter_windows', 'resolve_device', 'deterministic', 'train_autoencoder', 'split_points',
+           'AEModel', 'fit_autoencoder', 'plot_errors', 'window_features', 'classifier_windows', 'fit_forest',
+           'forest_proba', 'window_scores', 'AEDetector', 'reconstruction_error_features']
 
 # %% ../nbs/06_autoencoder.ipynb #81fea0f0
 _DEVICES = ("cpu", "cuda", "auto")
@@ -440,12 +439,6 @@ def window_scores(batch: dict, p: np.ndarray, threshold: float, channel_threshol
     return score, np.minimum(score[:, None], r / (1 + r)).astype(np.float32)
 
 # %% ../nbs/06_autoencoder.ipynb #68330b79
-FORMAT, FORMAT_VERSION = "esa_adb_hier.model", 1
-
-def _package_version() -> str:
-    import esa_adb_hier
-    return getattr(esa_adb_hier, "__version__", "unknown")
-
 class AEDetector:
     "Autoencoder + random-forest detector producing the package's predictions frame."
     def __init__(self, config: AEConfig | None = None):
@@ -460,6 +453,7 @@ class AEDetector:
 
     def fit(self, mission: Mission, progress: bool = False) -> "AEDetector":
         "Train the autoencoder (training + validation parts) and the forest (classifier part)."
+        require_mission(mission, "AEDetector.fit")
         self.targets = [c for c in mission.target_channels if c in input_columns(mission, self.config)[0]]
         if not self.targets: raise DataError(f"mission {mission.name!r}: no target channel among the autoencoder's input channels")
         self.groups = {g: [c for c in cs if c in self.targets] for g, cs in mission.groups.items() if any(c in self.targets for c in cs)}
@@ -482,7 +476,7 @@ class AEDetector:
 
     def predict_proba(self, mission: Mission) -> pd.DataFrame:
         "Per-sample `score` and `score_channel_<n>` (float32 in [0, 1]), max over the windows covering each sample."
-        self._check()
+        self._check(); require_mission(mission, "AEDetector.predict")
         m = self.model
         tidx = np.array([m.inputs.index(c) for c in self.targets])
         n = len(mission)
@@ -502,48 +496,46 @@ class AEDetector:
                           flags, p.drop(columns="score")], axis=1)
 
     # --- model directory ---------------------------------------------------------------------------
-    def save(self, path) -> Path:
+    def save(self, path, overwrite: bool = False) -> Path:
         "Write the model directory (manifest.json, weights.npz, scaling.npz, history.npz, forest.ubj); no pickle."
         self._check()
-        path = Path(path); path.mkdir(parents=True, exist_ok=True)
         m = self.model
-        files = {"weights": "weights.npz", "scaling": "scaling.npz", "history": "history.npz"}
-        save_arrays(path / files["weights"], **m.weight_arrays())
-        save_arrays(path / files["scaling"], center=m.center, scale=m.scale, channel_thresholds=m.channel_thresholds)
         h = m.history if m.history is not None else pd.DataFrame(columns=["epoch", "train_loss", "val_loss"])
-        save_arrays(path / files["history"], **{k: h[k].to_numpy(np.float64) for k in h.columns})
-        if self.forest is not None:
-            files["forest"] = "forest.ubj"
-            with atomic_write(path / files["forest"], "wb") as f: f.write(bytes(self.forest.save_raw("ubj")))
-        elif (path / "forest.ubj").exists(): (path / "forest.ubj").unlink()
-        write_json({"format": FORMAT, "format_version": FORMAT_VERSION, "detector": "autoencoder", "package_version": _package_version(),
-                    "config": self.config.to_dict(), "channels": m.channels, "telecommands": m.telecommands, "targets": self.targets,
-                    "groups": self.groups, "threshold": m.threshold, "ranges": m.ranges,
-                    "files": files, **self.info}, path / "manifest.json")
-        return path
+        with ModelWriter(path, overwrite, "AEDetector.save") as w:
+            w.write_arrays("weights.npz", **m.weight_arrays())
+            w.write_arrays("scaling.npz", center=m.center, scale=m.scale, channel_thresholds=m.channel_thresholds)
+            w.write_arrays("history.npz", **{k: h[k].to_numpy(np.float64) for k in h.columns})
+            if self.forest is not None: w.write_bytes("forest.ubj", bytes(self.forest.save_raw("ubj")))
+            finite = len(h) and np.isfinite(h["val_loss"].to_numpy(np.float64)).any()
+            val = {"best_val_loss": float(np.nanmin(h["val_loss"]))} if finite else None
+            return w.commit("autoencoder", self.config.to_dict(), m.channels, self.groups, self.info.get("train_range"),
+                            validation=val, telecommands=m.telecommands, targets=self.targets, threshold=m.threshold,
+                            ranges=m.ranges, **{k: v for k, v in self.info.items() if k != "train_range"})
 
     @classmethod
     def load(cls, path) -> "AEDetector":
-        "Read a model directory written by `save` (JSON, npz without pickle, xgboost UBJ)."
-        path = Path(path)
-        man = read_json(path / "manifest.json")
-        if man.get("format") != FORMAT or man.get("detector") != "autoencoder":
-            raise DataError(f"{path / 'manifest.json'}: not an autoencoder model directory (format {man.get('format')!r}, detector {man.get('detector')!r})")
-        if man.get("format_version") != FORMAT_VERSION:
-            raise DataError(f"{path / 'manifest.json'}: format_version {man.get('format_version')!r}, this package reads {FORMAT_VERSION}")
-        files = man["files"]
-        config = AEConfig.from_dict(man["config"])
-        sc = load_arrays(path / files["scaling"]); h = load_arrays(path / files["history"])
-        det = cls(config)
-        det.model = AEModel.from_arrays(config, man["channels"], man["telecommands"], load_arrays(path / files["weights"]),
-                                        sc["center"], sc["scale"], man["threshold"], sc["channel_thresholds"],
-                                        pd.DataFrame({k: h[k] for k in ("epoch", "train_loss", "val_loss") if k in h}), man.get("ranges"))
-        if "forest" in files:
-            fp = path / files["forest"]
-            if not fp.exists(): raise DataError(f"{fp}: file not found")
-            det.forest = xgb.Booster(); det.forest.load_model(bytearray(fp.read_bytes()))
-        det.targets, det.groups = list(man["targets"]), dict(man["groups"])
-        det.info = {k: man[k] for k in ("train_range", "splits", "n_classifier_windows", "n_classifier_positive", "forest") if k in man}
+        "Read and verify a model directory written by `save` (JSON, npz without pickle, xgboost UBJ)."
+        r = ModelReader(path, "autoencoder"); man = r.manifest
+        try:
+            config = AEConfig.from_dict(man["config"])
+            sc = r.read_arrays("scaling.npz", keys=("center", "scale", "channel_thresholds"))
+            h = r.read_arrays("history.npz")
+            det = cls(config)
+            try:
+                hist = pd.DataFrame({k: h[k] for k in ("epoch", "train_loss", "val_loss") if k in h})
+                weights = r.read_arrays("weights.npz")
+                det.model = AEModel.from_arrays(config, man["channels"], man["telecommands"], weights, sc["center"],
+                                                sc["scale"], man["threshold"], sc["channel_thresholds"], hist,
+                                                man.get("ranges"))
+            except DataError as e: raise DataError(f"{r.root / 'weights.npz'}: {e}") from None
+            det.forest = r.read_xgb("forest.ubj") if "forest.ubj" in r.files else None
+            det.targets, det.groups = list(man["targets"]), dict(man["groups"])
+            keys = ("train_range", "splits", "n_classifier_windows", "n_classifier_positive", "forest")
+            det.info = {k: man[k] for k in keys if k in man}
+        except DataError: raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+            raise DataError(f"{r.root}: the model files do not fit together ({type(e).__name__}: {e}); "
+                            "expected a directory written by AEDetector.save") from None
         return det
 
 # %% ../nbs/06_autoencoder.ipynb #3de17636

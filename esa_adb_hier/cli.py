@@ -15,7 +15,9 @@ import logging
 import math
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -24,17 +26,18 @@ import numpy as np
 import pandas as pd
 
 import esa_adb_hier
+from . import modelfolder
 from .core import DataError, atomic_write, natural_sort, read_json, write_json
 
 # %% auto #0
-__all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'AE_PRESETS', 'MODEL_FORMAT', 'DEMO_DAYS',
-           'DEMO_TRAIN_FRACTION', 'DEMO_CHANNELS', 'EXAMPLES', 'parse_time', 'check_range', 'parse_channels', 'accepts',
-           'call_with', 'detector_classes', 'config_to_dict', 'config_from_dict', 'preset_config', 'build_config',
-           'load_data', 'check_trainable', 'read_manifest', 'check_channels', 'min_samples', 'check_length',
-           'predictions_table', 'write_parquet', 'read_predictions', 'load_labels', 'RunRecord', 'describe_data',
-           'fit_detector', 'load_detector', 'predict_mission', 'write_report', 'clip_labels', 'score_predictions',
-           'metrics_dict', 'format_metrics', 'save_figure', 'cmd_fit', 'cmd_predict', 'cmd_evaluate', 'cmd_demo',
-           'busiest_channels', 'demo_summary', 'build_parser', 'main']
+__all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'AE_PRESETS', 'DEMO_DAYS', 'DEMO_TRAIN_FRACTION',
+           'DEMO_CHANNELS', 'EXAMPLES', 'parse_time', 'check_range', 'parse_channels', 'accepts', 'call_with',
+           'detector_classes', 'config_to_dict', 'config_from_dict', 'preset_config', 'build_config', 'load_data',
+           'check_trainable', 'read_manifest', 'check_channels', 'min_samples', 'check_length', 'predictions_table',
+           'write_parquet', 'read_predictions', 'load_labels', 'RunRecord', 'describe_data', 'fit_detector',
+           'load_detector', 'predict_mission', 'write_report', 'clip_labels', 'score_predictions', 'metrics_dict',
+           'format_metrics', 'save_figure', 'cmd_fit', 'cmd_predict', 'cmd_evaluate', 'cmd_demo', 'busiest_channels',
+           'demo_summary', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #0e9c8e6e
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
@@ -132,7 +135,7 @@ def build_config(detector: str, preset: str | None = "fast", config_path=None, s
     if config_path is not None:
         user = read_json(config_path)
         if not isinstance(user, dict): raise DataError(f"{config_path}: expected a JSON object of config keys, got {type(user).__name__}")
-        if isinstance(user.get("config"), dict) and user.get("format") == "esa_adb_hier.model": user = user["config"]
+        if isinstance(user.get("config"), dict) and user.get("format") == modelfolder.FORMAT: user = user["config"]
         d.update(user)
         where = str(config_path)
     else: where = f"--preset {preset}"
@@ -171,17 +174,13 @@ def check_trainable(mission, where: str):
                         "(a raw directory with labels.csv, a preprocessed CSV with is_anomaly_* columns or a challenge train.parquet)")
 
 # %% ../nbs/09_cli.ipynb #9943201e
-MODEL_FORMAT = "esa_adb_hier.model"
-
 def read_manifest(model_dir) -> dict:
-    "The manifest of `model_dir`, checked to be a model directory of this package."
+    "The manifest of `model_dir`, checked (format, version, checksum, artifact list) by the model-folder module."
     d = Path(model_dir)
     if not d.is_dir(): raise DataError(f"MODEL_DIR {d}: no such directory (write one with `esa-adb-hier fit DATA --out {d}`)")
-    p = d / "manifest.json"
+    p = d / modelfolder.MANIFEST
     if not p.exists(): raise DataError(f"MODEL_DIR {d}: manifest.json missing; not a model directory written by `esa-adb-hier fit`")
-    man = read_json(p)
-    if not isinstance(man, dict) or man.get("format") != MODEL_FORMAT:
-        raise DataError(f"{p}: not an esa_adb_hier model manifest (expected \"format\": \"{MODEL_FORMAT}\")")
+    man = modelfolder.read_manifest(d)
     if man.get("detector") not in DETECTORS:
         raise DataError(f"{p}: unknown detector {man.get('detector')!r}; expected one of {list(DETECTORS)}")
     return man
@@ -352,12 +351,13 @@ def describe_data(mission, path) -> dict:
             "telecommands": len(mission.telecommand_names), "events": int(mission.labels["ID"].nunique()),
             "challenge_ids": mission.ids is not None}
 
-def fit_detector(mission, detector: str, config, out, run: RunRecord, progress: bool = True):
-    "Fit `detector` with `config` on `mission`, save it to `out`; returns the fitted detector."
+def fit_detector(mission, detector: str, config, out, run: RunRecord, progress: bool = True, overwrite: bool = False):
+    "Fit `detector` with `config` on `mission`, save it to `out` (replacing a model there only with `overwrite`)."
     _, cls = detector_classes(detector)
+    modelfolder.check_target(out, overwrite, "--out")
     det = cls(config)
     with run.stage("fit"): call_with(det.fit, mission, progress=progress)
-    with run.stage("save model"): det.save(out)
+    with run.stage("save model"): det.save(out, overwrite=overwrite)
     run.output("model", out)
     return det
 
@@ -433,25 +433,30 @@ def save_figure(fig_or_ax, path, run: RunRecord, kind: str):
     run.output(kind, path)
 
 # %% ../nbs/09_cli.ipynb #0dab40e1
-def _check_out_dir(out: Path, option: str = "--out"):
-    "Refuse to write a model into a file or into a non-empty directory that is not a model directory."
-    if out.exists() and not out.is_dir(): raise DataError(f"{option} {out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
-        raise DataError(f"{option} {out}: directory is not empty and holds no model (manifest.json); choose a new directory")
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    "While the block runs, SIGTERM raises KeyboardInterrupt as Ctrl-C does: workers stop, a half-saved model goes."
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    def _raise(signum, frame): raise KeyboardInterrupt(f"signal {signum}")
+    old = signal.signal(signal.SIGTERM, _raise)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, old)
 
 def cmd_fit(args, argv) -> int:
     "`esa-adb-hier fit DATA --out MODEL_DIR ...`"
     start, end = parse_time(args.start, "--start"), parse_time(args.end, "--end"); check_range(start, end)
     channels = parse_channels(args.channels)
-    out = Path(args.out); _check_out_dir(out)
+    out = modelfolder.check_target(args.out, args.overwrite, "--out")        # before hours of work, not after
     config = build_config(args.detector, args.preset, args.config, args.seed, args.n_jobs)
-    with RunRecord("fit", argv, out, "fit", args.quiet, args.debug) as run:
+    with _sigterm_as_interrupt(), RunRecord("fit", argv, out, "fit", args.quiet, args.debug) as run:
         run.info.update(detector=args.detector, preset=args.preset, config=config_to_dict(config))
         log.info("config (%s, preset %s): %s", args.detector, args.preset, json.dumps(_finite(run.info["config"]), default=str))
         with run.stage("load data"): m = load_data(args.data, start, end, channels, progress=not args.quiet)
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
         check_trainable(m, f"DATA {args.data}")
-        fit_detector(m, args.detector, config, out, run, progress=not args.quiet)
+        fit_detector(m, args.detector, config, out, run, progress=not args.quiet, overwrite=args.overwrite)
     print(f"model ({args.detector}) written to {out}  [{run.info['wall_s']:.1f} s; record {run.record_path}]")
     return EXIT_OK
 
@@ -526,7 +531,7 @@ def cmd_demo(args, argv) -> int:
         run.info["split"] = {"train": [str(train.start), str(train.end)], "test": [str(test.start), str(test.end)]}
         log.info("train %s .. %s (%d rows), held out %s .. %s (%d rows)", train.start, train.end, len(train), test.start, test.end, len(test))
         check_trainable(train, "demo training part")
-        det = fit_detector(train, "hierarchical", config, out / "model", run, progress)
+        det = fit_detector(train, "hierarchical", config, out / "model", run, progress, overwrite=True)
         man = read_manifest(out / "model")
         pred = predict_mission(det, man, test, "demo held-out part", run, progress)
         write_parquet(predictions_table(pred, test), out / "predictions.parquet"); run.output("predictions", out / "predictions.parquet")
@@ -605,6 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--channels", nargs="+", metavar="CH", help="channels to use: channel_41, 41 or 41-46 (default: all)")
     f.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N", help="parallel worker processes (-1: all cores)")
     f.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
+    f.add_argument("--overwrite", action="store_true",
+                   help="replace the model already in MODEL_DIR (kept until the new one is complete)")
     f.set_defaults(run=cmd_fit)
 
     pr = sub.add_parser("predict", parents=[common, ranges], help="predict with a saved model",

@@ -22,8 +22,8 @@ import pandas as pd
 __all__ = ['CATEGORIES', 'DEFAULT_CATEGORIES', 'LABEL_COLUMNS', 'CHANNEL_COLUMNS', 'DataError', 'natural_key', 'natural_sort',
            'name_number', 'interval_bounds', 'intervals_to_mask', 'mask_to_runs', 'parse_timestamps',
            'validate_channels', 'validate_labels', 'empty_labels', 'mission1_channels', 'mission1_labels',
-           'mission1_targets', 'Mission', 'atomic_write', 'write_json', 'read_json', 'save_arrays', 'load_arrays',
-           'child_seed']
+           'mission1_targets', 'Mission', 'require_mission', 'mission_from_arrays', 'atomic_write', 'write_json',
+           'read_json', 'save_arrays', 'load_arrays', 'child_seed']
 
 # %% ../nbs/00_core.ipynb #f56ff910
 class DataError(ValueError):
@@ -297,6 +297,51 @@ class Mission:
                 f"{len(self.channel_names)} channels ({len(self.target_channels)} targets), {len(self.telecommand_names)} telecommands, "
                 f"{self.labels['ID'].nunique()} events)")
 
+# %% ../nbs/00_core.ipynb #ca3c4021
+def require_mission(obj, where: str):
+    "`DataError` unless `obj` is a `Mission`, saying how to build one from arrays."
+    if not isinstance(obj, Mission):
+        raise DataError(f"{where} takes a Mission, got {type(obj).__name__}; build one from arrays with "
+                        "Mission.from_arrays(values, labels) (values: rows x channels; labels: 0/1, same shape)")
+
+def _label_rows(y: np.ndarray, idx: pd.DatetimeIndex, names: list) -> list:
+    "Label rows of 0/1 matrix `y` (rows x channels): one per run, runs overlapping across channels in one event."
+    starts, ends = mask_to_runs(y.any(axis=1))
+    event = np.zeros(len(y), dtype=np.int64)
+    for e, (s, t) in enumerate(zip(starts, ends)): event[s:t] = e + 1
+    return [{"ID": f"event_{event[s]}", "Channel": c, "StartTime": idx[s], "EndTime": idx[t - 1], "Category": "Anomaly"}
+            for j, c in enumerate(names) for s, t in zip(*mask_to_runs(y[:, j]))]
+
+def mission_from_arrays(values, labels=None, channels=None, index=None, start="2000-01-01", period="30s",
+                        groups: dict | None = None, name: str = "arrays") -> Mission:
+    "A `Mission` from `values` (rows x channels) and optional 0/1 `labels`; every channel a target (see above)."
+    w = "Mission.from_arrays"
+    v = np.asarray(values, dtype=np.float32)
+    if v.ndim == 1: v = v[:, None]
+    if v.ndim != 2: raise DataError(f"{w}: values must be 2-D (rows x channels), got shape {v.shape}")
+    n, k = v.shape
+    names = [f"channel_{j + 1}" for j in range(k)] if channels is None else [str(c) for c in channels]
+    if len(names) != k or len(set(names)) != k:
+        raise DataError(f"{w}: {len(names)} channel names for {k} columns (unique names expected)")
+    idx = pd.date_range(start, periods=n, freq=period) if index is None else pd.DatetimeIndex(index)
+    if len(idx) != n: raise DataError(f"{w}: {len(idx)} timestamps for {n} rows")
+    lab = empty_labels()
+    if labels is not None:
+        y = np.asarray(labels)
+        if y.ndim == 1: y = np.repeat(y[:, None], k, axis=1)
+        if y.shape != (n, k): raise DataError(f"{w}: labels of shape {y.shape}; expected ({n},) or ({n}, {k})")
+        bad = ~np.isin(y, (0, 1))
+        if bad.any(): raise DataError(f"{w}: labels must be 0/1, found {y[bad][0]!r} ({int(bad.sum())} value(s))")
+        rows = _label_rows(y.astype(bool), idx, names)
+        if rows: lab = validate_labels(pd.DataFrame(rows), f"{w} labels")
+    g = groups or {}
+    chans = pd.DataFrame({"Channel": names, "Subsystem": "subsystem_1", "Physical Unit": "",
+                          "Group": [str(g.get(c, "1")) for c in names], "Target": True})
+    return Mission(pd.DataFrame(v, index=idx, columns=names), pd.DataFrame(index=idx), lab, validate_channels(chans),
+                   pd.Timedelta(period), name)
+
+Mission.from_arrays = staticmethod(mission_from_arrays)
+
 # %% ../nbs/00_core.ipynb #a2125dcc
 def _umask() -> int:
     "The process umask (read by setting and restoring it)."
@@ -310,7 +355,9 @@ def atomic_write(path, mode: str = "wb"):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode) as f: yield f
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush(); os.fsync(f.fileno())              # the bytes are on disk before the rename makes them visible
         os.chmod(tmp, 0o666 & ~_umask())                 # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 import esa_adb_hier
-from .core import (DEFAULT_CATEGORIES, CATEGORIES, DataError, Mission, atomic_write, child_seed, load_arrays,
-                               natural_key, natural_sort, read_json, save_arrays, write_json)
+from .core import (DEFAULT_CATEGORIES, CATEGORIES, DataError, Mission, child_seed, natural_key,
+                               natural_sort, require_mission)
+from .modelfolder import ModelReader, ModelWriter, load_state
 from .events import corrected_precision_samples
 from .masking import Blocks, cca_split, check_plan, overlap_gap, time_series_splits, two_level_masks
 from .features import n_segments, pool_min_max, pooled_sample_ranges, segment_features, spread_to_samples
@@ -28,13 +30,13 @@ from .features import n_segments, pool_min_max, pooled_sample_ranges, segment_fe
 # %% auto #0
 __all__ = ['log', 'STAGES', 'AGGREGATORS', 'REDUCERS', 'SPREADS', 'FEATURE_SETS', 'AUTHORS_STATISTICS', 'PAPER_SCALES',
            'XGB_DEFAULTS', 'STACKER_DEFAULTS', 'AGG_LR_DEFAULTS', 'AGG_XGB_DEFAULTS', 'AGG_LSTM_DEFAULTS',
-           'SEARCH_SPACE', 'SCALE_KEYS', 'LAGS', 'MODEL_FORMAT', 'MODEL_FORMAT_VERSION', 'HierarchicalConfig',
-           'rows_in_blocks', 'row_labels', 'telecommand_row_features', 'thinning_factor', 'thin_rows', 'fill_uncovered',
-           'widen_mask', 'rows_to_samples', 'xgb_params', 'train_xgb', 'predict_xgb', 'fit_logistic',
-           'predict_logistic', 'reducer_weights', 'group_reduce', 'fit_lstm', 'predict_lstm', 'fit_aggregator',
-           'predict_aggregator', 'scale_key', 'scale_rows', 'row_support', 'statistical_rows', 'shapelet_rows',
-           'selected_statistics', 'selected_shapelet_columns', 'shapelet_row_sets', 'mining_data', 'single_threaded',
-           'fit_channel', 'predict_channel', 'fit_view_autoencoder', 'autoencoder_rows', 'HierarchicalDetector']
+           'SEARCH_SPACE', 'SCALE_KEYS', 'LAGS', 'HierarchicalConfig', 'rows_in_blocks', 'row_labels',
+           'telecommand_row_features', 'thinning_factor', 'thin_rows', 'fill_uncovered', 'widen_mask',
+           'rows_to_samples', 'xgb_params', 'train_xgb', 'predict_xgb', 'fit_logistic', 'predict_logistic',
+           'reducer_weights', 'group_reduce', 'fit_lstm', 'predict_lstm', 'fit_aggregator', 'predict_aggregator',
+           'scale_key', 'scale_rows', 'row_support', 'statistical_rows', 'shapelet_rows', 'selected_statistics',
+           'selected_shapelet_columns', 'shapelet_row_sets', 'mining_data', 'single_threaded', 'fit_channel',
+           'predict_channel', 'fit_view_autoencoder', 'autoencoder_rows', 'HierarchicalDetector']
 
 # %% ../nbs/07_ensemble.ipynb #0376e0d6
 log = logging.getLogger("esa_adb_hier.ensemble")
@@ -386,7 +388,10 @@ def _booster(model: dict):
     b = model.get("_booster")
     if b is None:
         import xgboost as xgb
-        b = xgb.Booster(params={"nthread": 1}); b.load_model(bytearray(model["raw"]))
+        b = xgb.Booster(params={"nthread": 1})
+        try: b.load_model(bytearray(model["raw"]))
+        except xgb.core.XGBoostError as e:
+            raise DataError(f"{model.get('_where', 'base model')}: not a readable XGBoost model ({str(e).strip()[:200]})") from None
         model["_booster"] = b
     return b
 
@@ -734,7 +739,22 @@ def autoencoder_rows(model, mission: Mission, channels: list, cfg: HierarchicalC
                 for s in cfg.scales} for c in channels}
 
 # %% ../nbs/07_ensemble.ipynb #882febdb
-def _package_version() -> str: return getattr(esa_adb_hier, "__version__", "0")
+def _exit_with_parent(parent: int, interval: float = 0.5):
+    "Worker initializer: a daemon thread ends this worker process once `parent` is no longer its parent process."
+    import threading
+    def watch():
+        while os.getppid() == parent: time.sleep(interval)
+        os._exit(70)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+def _worker_options() -> dict:
+    "Keyword arguments for `joblib.Parallel` that tie loky workers' lifetime to this process (none for other backends)."
+    try:
+        from joblib._parallel_backends import LokyBackend
+        from joblib.parallel import get_active_backend
+        if not isinstance(get_active_backend()[0], LokyBackend): return {}
+    except ImportError: return {}
+    return {"initializer": _exit_with_parent, "initargs": (os.getpid(),)}
 
 def _run_jobs(jobs: list, n_jobs: int, progress: bool, desc: str) -> list:
     "Run joblib `delayed` jobs (in order) with a tqdm bar; sequential in this process when `n_jobs == 1`."
@@ -747,7 +767,7 @@ def _run_jobs(jobs: list, n_jobs: int, progress: bool, desc: str) -> list:
             for f, a, kw in jobs: out.append(f(*a, **kw)); bar.update(1)
             return out
         out = []
-        for r in Parallel(n_jobs=n_jobs, return_as="generator")(jobs): out.append(r); bar.update(1)
+        for r in Parallel(n_jobs=n_jobs, return_as="generator", **_worker_options())(jobs): out.append(r); bar.update(1)
         return out
     finally: bar.close()
 
@@ -810,8 +830,8 @@ def _groups_of(mission: Mission, channels: list) -> dict:
 
 @patch
 def _check_fit_input(self: HierarchicalDetector, mission: Mission) -> list:
+    require_mission(mission, "HierarchicalDetector.fit")
     cfg = self.config; w = f"mission {mission.name!r}"
-    if not isinstance(mission, Mission): raise DataError(f"fit: expected a Mission, got {type(mission).__name__}")
     targets = mission.target_channels
     if not targets: raise DataError(f"{w}: no target channel (column 'Target' of the channel table); nothing to fit")
     lab = mission.select_labels(list(cfg.categories))
@@ -899,7 +919,7 @@ def fit(self: HierarchicalDetector, mission: Mission, progress: bool | None = No
 @patch
 def _check_predict_input(self: HierarchicalDetector, mission: Mission):
     if not self.is_fitted: raise DataError("HierarchicalDetector: not fitted; call fit(mission) or HierarchicalDetector.load(dir) first")
-    if not isinstance(mission, Mission): raise DataError(f"predict: expected a Mission, got {type(mission).__name__}")
+    require_mission(mission, "HierarchicalDetector.predict")
     w = f"mission {mission.name!r}"
     miss = [c for c in self.channels_ if c not in mission.channel_names]
     if miss: raise DataError(f"{w}: channel(s) {miss[:8]} of the model are missing ({len(miss)} of {len(self.channels_)})")
@@ -966,107 +986,115 @@ def predict(self: HierarchicalDetector, mission: Mission, progress: bool | None 
     return pd.DataFrame(cols, index=mission.index)
 
 # %% ../nbs/07_ensemble.ipynb #dc6ce730
-MODEL_FORMAT, MODEL_FORMAT_VERSION = "esa_adb_hier.model", 1
-
-def _write_bytes(path: Path, data: bytes):
-    with atomic_write(path, "wb") as f: f.write(data)
-
-def _save_model_dict(model: dict, d: Path, stem: str, files: dict, root: Path) -> dict:
-    "Write the binary parts of a model dict next to `stem`; return its JSON part (file names relative to `root`)."
+def _save_model_dict(model: dict, w: ModelWriter, stem: str) -> dict:
+    "Write the binary part of a model dict as artifact `stem`.ubj / .npz; return its JSON part (with the file name)."
     m = {k: v for k, v in model.items() if not k.startswith("_")}
-    if m["kind"] == "xgb":
-        p = d / f"{stem}.ubj"; _write_bytes(p, m.pop("raw")); m["file"] = str(p.relative_to(root)); files[str(p.relative_to(root))] = m["file"]
-    elif m["kind"] == "lstm":
-        p = d / f"{stem}.npz"; save_arrays(p, **m.pop("state")); m["file"] = str(p.relative_to(root)); files[str(p.relative_to(root))] = m["file"]
+    if m["kind"] == "xgb": m["file"] = w.write_bytes(f"{stem}.ubj", m.pop("raw"))
+    elif m["kind"] == "lstm": m["file"] = w.write_arrays(f"{stem}.npz", **m.pop("state"))
     return m
 
-def _load_model_dict(m: dict, root: Path) -> dict:
+def _load_model_dict(m: dict, r: ModelReader) -> dict:
+    "A model dict read back (verified bytes; boosters are parsed when first used) and LSTM weights checked."
     m = dict(m)
-    if m["kind"] == "xgb": m["raw"] = _read_file(root, m["file"]).read_bytes()
-    elif m["kind"] == "lstm": m["state"] = load_arrays(_read_file(root, m["file"]))
+    if m["kind"] == "xgb": m["raw"], m["_where"] = r.read_bytes(m["file"]), str(r.root / m["file"])
+    elif m["kind"] == "lstm":
+        import torch
+        m["state"] = r.read_arrays(m["file"])
+        load_state(_lstm_net(torch, int(m["n_in"]), int(m["hidden"])), m["state"], str(r.root / m["file"]))
     return m
-
-def _read_file(root: Path, rel: str) -> Path:
-    p = (root / rel).resolve()
-    if root.resolve() not in p.parents: raise DataError(f"{root}/manifest.json: file {rel!r} lies outside the model directory")
-    if not p.exists(): raise DataError(f"{root}: file {rel} listed in the manifest is missing")
-    return p
 
 @patch
-def save(self: HierarchicalDetector, path) -> Path:
-    "Write the fitted model to directory `path` (created if needed) in the safe model-directory format."
+def save(self: HierarchicalDetector, path, overwrite: bool = False) -> Path:
+    "Write the fitted model to directory `path` (staged, then swapped in; an existing model only with `overwrite`)."
     if not self.is_fitted: raise DataError("HierarchicalDetector.save: not fitted")
-    root = Path(path); root.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for ch in self.channels_:
-        cd = root / "channels" / ch; per = {}
-        for key, part in self.models_[ch].items():
-            sd = cd / key; sd.mkdir(parents=True, exist_ok=True)
-            confs, arrays = [], {}
-            for c in part["configs"]:
-                tag = f"n{c['n']}_m{c['m']}"
-                arrays.update({f"{tag}_{k}": a for k, a in enumerate(c["shapelets"])})
-                confs.append({"n": c["n"], "m": c["m"], "n_shapelets": len(c["shapelets"]), "train_rows": c["train_rows"],
-                              "train_positives": c["train_positives"], "model": _save_model_dict(c["model"], sd, tag, files, root)})
-            p = sd / "shapelets.npz"; save_arrays(p, **arrays); files[str(p.relative_to(root))] = str(p.relative_to(root))
-            per[key] = {"configs": confs, "stackers": part["stackers"], "cv_precision": part["cv_precision"], "columns": part["columns"],
-                        "positives": part["positives"], "rows": part["rows"]}
-        p = cd / "model.json"; write_json(per, p); files[str(p.relative_to(root))] = str(p.relative_to(root))
-    for key, l3 in self.layer3_.items():
-        ld = root / "layer3"; ld.mkdir(parents=True, exist_ok=True)
-        j = {**l3, "aggregator": _save_model_dict(l3["aggregator"], ld, f"{key}_aggregator", files, root)}
-        p = ld / f"{key}.json"; write_json(j, p); files[str(p.relative_to(root))] = str(p.relative_to(root))
-    ae = getattr(self, "autoencoder_", None)
-    if ae is not None:
-        p = root / "autoencoder" / "weights.npz"; save_arrays(p, **ae.weight_arrays()); files["autoencoder/weights.npz"] = "autoencoder/weights.npz"
-        write_json({"config": ae.config.to_dict(), "channels": ae.channels, "telecommands": ae.telecommands, "center": ae.center.tolist(),
-                    "scale": ae.scale.tolist(), "threshold": ae.threshold, "channel_thresholds": np.asarray(ae.channel_thresholds).tolist()},
-                   root / "autoencoder" / "model.json")
-        files["autoencoder/model.json"] = "autoencoder/model.json"
-    manifest = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "detector": "hierarchical",
-                "package_version": _package_version(), "config": self.config.to_dict(), "channels": self.channels_,
-                "telecommands": self.telecommands_, "groups": self.groups_, "train_range": self.train_range_,
-                "scales": [scale_key(s) for s in self.config.scales], "min_samples": self.min_samples(),
-                "plan": self.plan_, "cca": self.cca_, "notes": self.notes_,
-                "timings": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in getattr(self, "timings_", {}).items()},
-                "files": dict(sorted(files.items()))}
-    write_json(manifest, root / "manifest.json")
-    return root
+    with ModelWriter(path, overwrite, "HierarchicalDetector.save") as w:
+        for ch in self.channels_:
+            per = {}
+            for key, part in self.models_[ch].items():
+                confs, arrays, d = [], {}, f"channels/{ch}/{key}"
+                for c in part["configs"]:
+                    tag = f"n{c['n']}_m{c['m']}"
+                    arrays.update({f"{tag}_{k}": a for k, a in enumerate(c["shapelets"])})
+                    confs.append({"n": c["n"], "m": c["m"], "n_shapelets": len(c["shapelets"]),
+                                  "train_rows": c["train_rows"], "train_positives": c["train_positives"],
+                                  "model": _save_model_dict(c["model"], w, f"{d}/{tag}")})
+                w.write_arrays(f"{d}/shapelets.npz", **arrays)
+                keep = ("stackers", "cv_precision", "columns", "positives", "rows")
+                per[key] = {"configs": confs, **{k: part[k] for k in keep}}
+            w.write_json(f"channels/{ch}/model.json", per)
+        for key, l3 in self.layer3_.items():
+            agg = _save_model_dict(l3["aggregator"], w, f"layer3/{key}_aggregator")
+            w.write_json(f"layer3/{key}.json", {**l3, "aggregator": agg})
+        ae = getattr(self, "autoencoder_", None)
+        if ae is not None:
+            w.write_arrays("autoencoder/weights.npz", **ae.weight_arrays())
+            w.write_json("autoencoder/model.json", {
+                "config": ae.config.to_dict(), "channels": ae.channels, "telecommands": ae.telecommands,
+                "center": ae.center.tolist(), "scale": ae.scale.tolist(), "threshold": ae.threshold,
+                "channel_thresholds": np.asarray(ae.channel_thresholds).tolist()})
+        cvp = {key: dict(zip(self.channels_, l3["cv_precision"])) for key, l3 in self.layer3_.items()}
+        timings = {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in getattr(self, "timings_", {}).items()}
+        return w.commit("hierarchical", self.config.to_dict(), self.channels_, self.groups_, self.train_range_,
+                        validation={"cv_precision": cvp}, telecommands=self.telecommands_,
+                        scales=[scale_key(s) for s in self.config.scales], min_samples=self.min_samples(),
+                        plan=self.plan_, cca=self.cca_, notes=self.notes_, timings=timings, autoencoder=ae is not None)
 
-@patch(cls_method=True)
-def load(cls: HierarchicalDetector, path, progress: bool = True, n_jobs: int | None = None) -> HierarchicalDetector:
-    "Read a model directory written by `save` (JSON, UBJSON and pickle-free npz only)."
-    root = Path(path)
-    if not (root / "manifest.json").exists(): raise DataError(f"{root}: manifest.json missing; not a model directory")
-    man = read_json(root / "manifest.json")
-    if man.get("format") != MODEL_FORMAT or man.get("detector") != "hierarchical":
-        raise DataError(f"{root}/manifest.json: not a hierarchical model of this package (format {man.get('format')!r}, detector {man.get('detector')!r})")
-    if man.get("format_version") != MODEL_FORMAT_VERSION:
-        raise DataError(f"{root}/manifest.json: format_version {man.get('format_version')!r} is not supported (expected {MODEL_FORMAT_VERSION})")
-    cfg = HierarchicalConfig.from_dict({"feature_set": "all", **man["config"]})   # models saved before the key existed used every column
-    if n_jobs is not None: cfg = cfg.replace(n_jobs=n_jobs)
-    det = cls(cfg, progress=progress)
-    det.channels_, det.telecommands_, det.groups_ = list(man["channels"]), list(man["telecommands"]), {k: list(v) for k, v in man["groups"].items()}
-    det.train_range_, det.plan_, det.cca_, det.notes_ = man["train_range"], man.get("plan"), man.get("cca"), man.get("notes", [])
+# %% ../nbs/07_ensemble.ipynb #13d5fb2d
+def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
+    "Read the per-channel, layer-3 and autoencoder artifacts of `r` into `det`."
     det.models_ = {}
     for ch in det.channels_:
-        per = read_json(_read_file(root, f"channels/{ch}/model.json")); det.models_[ch] = {}
+        per = r.read_json(f"channels/{ch}/model.json"); det.models_[ch] = {}
+        if sorted(per) != sorted(man["scales"]):
+            raise DataError(f"{r.root / 'channels' / ch / 'model.json'}: scales {sorted(per)}, "
+                            f"the manifest lists {man['scales']}")
         for key, part in per.items():
-            shp = load_arrays(_read_file(root, f"channels/{ch}/{key}/shapelets.npz"))
+            names = [f"n{c['n']}_m{c['m']}_{k}" for c in part["configs"] for k in range(c["n_shapelets"])]
+            shp = r.read_arrays(f"channels/{ch}/{key}/shapelets.npz", keys=names)
             confs = [{"n": c["n"], "m": c["m"], "train_rows": c["train_rows"], "train_positives": c["train_positives"],
                       "shapelets": [shp[f"n{c['n']}_m{c['m']}_{k}"] for k in range(c["n_shapelets"])],
-                      "model": _load_model_dict(c["model"], root)} for c in part["configs"]]
+                      "model": _load_model_dict(c["model"], r)} for c in part["configs"]]
             det.models_[ch][key] = {**part, "configs": confs}
     det.layer3_ = {}
     for key in man["scales"]:
-        l3 = read_json(_read_file(root, f"layer3/{key}.json"))
-        det.layer3_[key] = {**l3, "aggregator": _load_model_dict(l3["aggregator"], root)}
+        l3 = r.read_json(f"layer3/{key}.json")
+        if len(l3["weights"]) != len(det.channels_):
+            raise DataError(f"{r.root / 'layer3' / (key + '.json')}: {len(l3['weights'])} channel weights "
+                            f"for {len(det.channels_)} channels")
+        det.layer3_[key] = {**l3, "aggregator": _load_model_dict(l3["aggregator"], r)}
     det.autoencoder_ = None
-    if "autoencoder/model.json" in man.get("files", {}):
+    if man.get("autoencoder"):
         from esa_adb_hier.autoencoder import AEConfig, AEModel
-        j = read_json(_read_file(root, "autoencoder/model.json"))
-        det.autoencoder_ = AEModel.from_arrays(AEConfig.from_dict(j["config"]), j["channels"], j["telecommands"],
-                                               load_arrays(_read_file(root, "autoencoder/weights.npz")), np.asarray(j["center"], np.float32),
-                                               np.asarray(j["scale"], np.float32), j["threshold"], np.asarray(j["channel_thresholds"], np.float32))
-    det.timings_ = man.get("timings", {})
+        j = r.read_json("autoencoder/model.json")
+        try:
+            det.autoencoder_ = AEModel.from_arrays(
+                AEConfig.from_dict(j["config"]), j["channels"], j["telecommands"],
+                r.read_arrays("autoencoder/weights.npz"), np.asarray(j["center"], np.float32),
+                np.asarray(j["scale"], np.float32), j["threshold"], np.asarray(j["channel_thresholds"], np.float32))
+        except DataError as e: raise DataError(f"{r.root / 'autoencoder'}: {e}") from None
+
+@patch(cls_method=True)
+def load(cls: HierarchicalDetector, path, progress: bool = True, n_jobs: int | None = None) -> HierarchicalDetector:
+    "Read and verify a model directory written by `save` (JSON, UBJSON and pickle-free npz only)."
+    r = ModelReader(path, "hierarchical"); man = r.manifest
+    try:
+        cfg = HierarchicalConfig.from_dict(man["config"])
+        if n_jobs is not None: cfg = cfg.replace(n_jobs=n_jobs)
+        det = cls(cfg, progress=progress)
+        det.channels_, det.telecommands_ = list(man["channels"]), list(man["telecommands"])
+        det.groups_ = {k: list(v) for k, v in man["groups"].items()}
+        stray = sorted(set(c for v in det.groups_.values() for c in v) - set(det.channels_))
+        if stray:
+            raise DataError(f"{r.root / 'manifest.json'}: groups name channel(s) {stray[:5]} "
+                            "that the model does not have")
+        if man["scales"] != [scale_key(s) for s in cfg.scales]:
+            raise DataError(f"{r.root / 'manifest.json'}: scales {man['scales']} do not match the config's")
+        det.train_range_, det.plan_, det.cca_ = man["train_range"], man.get("plan"), man.get("cca")
+        det.notes_ = man.get("notes", [])
+        _load_parts(det, r, man)
+        det.timings_ = man.get("timings", {})
+    except DataError: raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise DataError(f"{r.root}: the model files do not fit together ({type(e).__name__}: {e}); "
+                        "expected a directory written by HierarchicalDetector.save") from None
     return det

@@ -6,8 +6,10 @@ and one line naming the thing at fault.
 """
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +221,87 @@ def test_demo_writes_everything(tmp_path):
     assert 0 <= met["EW_F_0.50"] <= 1
     rec = read_json(out / "demo.run.json")
     assert rec["status"] == "ok" and {"fit", "predict", "evaluate"} <= set(rec["timings_s"])
+
+
+def test_predict_refuses_a_model_with_a_flipped_byte(data, raw_model, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(raw_model, model)
+    rel = next(r for r in sorted(read_json(model / "manifest.json")["files"]) if r.endswith(".ubj"))
+    b = bytearray((model / rel).read_bytes()); b[len(b) // 2] ^= 0x01; (model / rel).write_bytes(bytes(b))
+    r = cli("predict", model, data["csv"], "--out", tmp_path / "p.parquet", "--start", SPLIT, "--quiet", ok=False)
+    assert f"{rel}: SHA-256" in r.stderr and "altered or damaged" in r.stderr, r.stderr
+    assert not (tmp_path / "p.parquet").exists()
+
+
+def test_fit_refuses_to_replace_a_model_without_overwrite(data, tmp_path, capsys):
+    from esa_adb_hier.cli import main
+    out = tmp_path / "model"
+    args = ["fit", data["csv"], "--out", out, "--end", SPLIT, "--channels", "41-42", *FAST]
+    in_process(capsys, *args)
+    first = read_json(out / "manifest.json")
+    t0 = time.perf_counter()
+    assert main([str(a) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "already exists" in err and time.perf_counter() - t0 < 5   # refused before the fit
+    assert read_json(out / "manifest.json") == first
+    in_process(capsys, *args[:-len(FAST)], "--channels", "41", "--overwrite", *FAST)
+    man = read_json(out / "manifest.json")
+    assert man["channels"] == ["channel_41"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted([*man["files"], "manifest.json", "fit.run.json", "fit.log"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_outputs_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    "A write that fails half-way leaves the previous predictions file as it was, and no temporary file."
+    from esa_adb_hier.cli import write_parquet
+    path = tmp_path / "pred.parquet"
+    write_parquet(pd.DataFrame({"a": [1, 2]}), path)
+    before = path.read_bytes()
+    def broken(self, f, **kw): f.write(b"PAR1 half"); raise OSError("disk full")
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    with pytest.raises(OSError, match="disk full"): write_parquet(pd.DataFrame({"a": [3]}), path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["pred.parquet"]
+
+
+def _alive(procs) -> list:
+    import psutil
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE: out.append(p)
+        except psutil.NoSuchProcess: pass
+    return out
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM", "SIGINT"])
+def test_a_killed_fit_leaves_no_worker_behind(data, tmp_path, sig):
+    "Kill `fit --n-jobs 2` while its workers run: within seconds no process it started is left."
+    import psutil
+    out = tmp_path / "model"
+    p = subprocess.Popen(CLI + [str(a) for a in ("fit", data["csv"], "--out", out, "--n-jobs", 2, *FAST)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc, workers, t_end = psutil.Process(p.pid), [], time.time() + 300
+        while time.time() < t_end and p.poll() is None and len(workers) < 2:
+            try: workers = [c for c in proc.children(recursive=True) if "LokyProcess" in " ".join(c.cmdline())]
+            except psutil.Error: pass
+            time.sleep(0.1)
+        assert len(workers) >= 2 and p.poll() is None, "the fit ended before its workers were seen"
+        time.sleep(1.0)
+        started = proc.children(recursive=True)
+        p.send_signal(getattr(signal, sig))
+        _, err = p.communicate(timeout=60)
+        t_end = time.time() + 10
+        while _alive(started) and time.time() < t_end: time.sleep(0.2)
+        assert not _alive(started), [(c.pid, c.cmdline()) for c in _alive(started)]
+        if sig != "SIGKILL":
+            assert p.returncode == 130 and "interrupted" in err, (p.returncode, err[-2000:])
+            assert sorted(x.name for x in tmp_path.iterdir()) in ([], ["model"])      # no staging directory left
+        if out.exists(): HierarchicalDetector_load(out)
+    finally:
+        if p.poll() is None: p.kill()
+
+
+def HierarchicalDetector_load(path):
+    from esa_adb_hier.ensemble import HierarchicalDetector
+    return HierarchicalDetector.load(path, progress=False)

@@ -65,7 +65,7 @@ def test_load_in_fresh_process_gives_identical_predictions(fitted, parts, tmp_pa
     expected = fitted.predict(parts[1])
     expected.to_parquet(tmp_path / "expected.parquet")
     man = json.loads((model / "manifest.json").read_text())
-    assert man["format"] == "esa_adb_hier.model" and man["detector"] == "hierarchical" and man["format_version"] == 1
+    assert man["format"] == "esa_adb_hier.model" and man["detector"] == "hierarchical" and man["format_version"] == 2
     assert {"config", "channels", "telecommands", "groups", "train_range", "files"} <= set(man)
     for rel in man["files"]:                                           # only safe formats, nothing pickled
         p = model / rel
