@@ -18,6 +18,31 @@ T0 = pd.Timestamp("2003-05-01 00:00:00")
 P3 = ["telecommand_36", "telecommand_38", "telecommand_376"]
 
 
+def reference_benchmark(times, values, codes, index):
+    """The benchmark's hold by pandas, bin by bin: the plain hold, then for each 30 s bin holding more than one sample, whose last
+    sample is nominal (code 0) and which holds an anomaly / rare event (code 1 or 2), the bin's last such sample on the next point."""
+    out = reference_zoh(times, values, index)
+    df = pd.DataFrame({"v": np.asarray(values, float), "c": np.asarray(codes)}, index=pd.DatetimeIndex(times))
+    pos = {t: i for i, t in enumerate(index)}
+    for start, g in df.groupby(df.index.floor("30s")):
+        ann = g[g["c"].isin([1, 2])]
+        if len(g) > 1 and g["c"].iloc[-1] == 0 and len(ann) and start + pd.Timedelta("30s") in pos:
+            out[pos[start + pd.Timedelta("30s")]] = np.float32(ann["v"].iloc[-1])
+    return out
+
+
+def sample_codes(times, labels, channel, categories):
+    "Label code of each raw sample of `channel` (0 nominal, 1 anomaly, 2 rare event, 3 gap; the lowest wins), by a loop."
+    code = {"Anomaly": 1, "Rare Event": 2, "Communication Gap": 3}
+    out = np.zeros(len(times), np.int64)
+    t = pd.DatetimeIndex(times)
+    for _, r in labels[labels["Channel"] == channel].iterrows():
+        k = code[categories.get(r.ID, "Anomaly")]
+        inside = (t >= pd.Timestamp(r.StartTime).tz_localize(None)) & (t <= pd.Timestamp(r.EndTime).tz_localize(None))
+        out[inside] = np.where(out[inside] == 0, k, np.minimum(out[inside], k))
+    return out
+
+
 def reference_zoh(times, values, index):
     "ZOH by pandas: value of the last sample at or before each index point, the first value before the first sample."
     s = pd.Series(np.asarray(values, float), index=pd.DatetimeIndex(times))
@@ -75,18 +100,19 @@ def raw76(tmp_path_factory):
         for c in rng.choice(chans[11:], 4, replace=False):
             rows.append((f"id_{k + 1}", c, s, s + pd.Timedelta(minutes=int(rng.integers(1, 120)))))
     short = []
-    for k, c in enumerate(["channel_41", "channel_42", "channel_60"]):   # labels that contain no grid point but a raw sample
-        t = samples[c][0]
+    for k, c in enumerate(["channel_41", "channel_42", "channel_60"]):   # labels that contain no grid point but a raw sample,
+        t, v = samples[c]                                               # followed by a nominal sample 3 s later (same bin)
         j = [i for i in range(200 + 300 * k, len(t)) if 4 <= t[i].second % 30 <= 26][0]
         rows.append((f"id_{20 + k}", c, t[j] - pd.Timedelta(seconds=1), t[j] + pd.Timedelta(seconds=2)))
         short.append(t[j])
+        samples[c] = (t.insert(j + 1, t[j] + pd.Timedelta(seconds=3)), np.insert(v, j + 1, v[j] + 7.0))
     lab = pd.DataFrame(rows, columns=["ID", "Channel", "StartTime", "EndTime"])
     lab["StartTime"], lab["EndTime"] = iso(lab["StartTime"]), iso(lab["EndTime"])
     types = pd.DataFrame({"ID": [f"id_{k}" for k in list(range(1, 13)) + [20, 21, 22]],
                           "Category": ["Anomaly"] * 8 + ["Rare Event"] * 3 + ["Communication Gap"] + ["Anomaly", "Rare Event", "Anomaly"]})
     tcs = {c: T0 + pd.to_timedelta(np.sort(rng.uniform(0, 2 * 86400, 5)).round(), unit="s") for c in P3 + ["telecommand_1", "telecommand_2"]}
     write_raw(root, samples, lab, tcs, {c: 3 for c in P3}, types)
-    return dict(root=root, samples=samples, labels=lab, short=short, tcs=tcs)
+    return dict(root=root, samples=samples, labels=lab, short=short, tcs=tcs, categories=dict(zip(types["ID"], types["Category"])))
 
 
 @pytest.fixture(scope="module")
@@ -115,19 +141,37 @@ def test_raw_mission_matches_reference(raw76, m76):
     assert m.telecommand_names == P3                                 # priority-3 commands by default
     assert m.values.dtypes.eq(np.float32).all() and m.telecommands.dtypes.eq(np.uint8).all()
     assert m.index.is_monotonic_increasing and not m.index.has_duplicates
-    off = m.index[(m.index - m.index[0]) % pd.Timedelta("30s") != pd.Timedelta(0)]
-    assert list(off) == sorted(raw76["short"])                       # exactly the annotated raw samples put back
+    assert (np.diff(m.index.asi8) == 30 * 10**9).all()                  # a regular grid: no row added
     first = min(t[0] for t, _ in raw76["samples"].values()); last = max(t[-1] for t, _ in raw76["samples"].values())
     assert m.start == first.floor("30s") and m.end == last.ceil("30s")
+    assert len(m) == (m.end - m.start) // pd.Timedelta("30s") + 1
+    changed = 0
     for c, (t, v) in raw76["samples"].items():
-        np.testing.assert_array_equal(m.values[c].to_numpy(), reference_zoh(t, v, m.index), err_msg=c)
+        expect = reference_benchmark(t, v, sample_codes(t, raw76["labels"], c, raw76["categories"]), m.index)
+        np.testing.assert_array_equal(m.values[c].to_numpy(), expect, err_msg=c)
+        changed += int((expect != reference_zoh(t, v, m.index)).sum())
+    assert changed == 3                                                # the three short labels, nothing else
+    for s in raw76["short"]:                                           # the annotated value, not the nominal one 3 s later
+        c = raw76["labels"].loc[iso([s - pd.Timedelta(seconds=1)])[0] == raw76["labels"]["StartTime"], "Channel"].iloc[0]
+        t, v = raw76["samples"][c]
+        assert m.values.loc[s.floor("30s") + pd.Timedelta("30s"), c] == np.float32(v[t.get_loc(s)])
     for c, t in raw76["tcs"].items():
         if c not in P3: continue
         grid_pos = np.searchsorted(m.index, t)                      # first row at or after (no kept row lies near them)
         assert m.telecommands[c].sum() == len(t) and (m.telecommands[c].to_numpy()[grid_pos] == 1).all()
-    # every label covers at least one row, categories come from anomaly_types.csv
-    for _, r in m.labels.iterrows():
-        assert ((m.index >= r.StartTime) & (m.index <= r.EndTime)).any(), r.ID
+    # the rows of labels.csv are all there, unchanged, plus one point row per written sample
+    n = len(raw76["labels"])
+    assert len(m.labels) == n + 3
+    got = m.labels.iloc[:n]
+    assert (got["ID"].tolist(), got["Channel"].tolist()) == (raw76["labels"]["ID"].tolist(), raw76["labels"]["Channel"].tolist())
+    assert (got["StartTime"] == pd.to_datetime(raw76["labels"]["StartTime"]).dt.tz_localize(None)).all()
+    held = m.labels.iloc[n:]
+    assert (held["StartTime"] == held["EndTime"]).all()
+    assert sorted(held["StartTime"]) == sorted(s.floor("30s") + pd.Timedelta("30s") for s in raw76["short"])
+    assert held["ID"].tolist() == ["id_20", "id_21", "id_22"] and held["Category"].tolist() == ["Anomaly", "Rare Event", "Anomaly"]
+    # every event reaches the grid on each of its channels; categories come from anomaly_types.csv
+    for (i, c), g in m.labels.groupby(["ID", "Channel"]):
+        assert any(((m.index >= r.StartTime) & (m.index <= r.EndTime)).any() for r in g.itertuples()), (i, c)
     assert m.labels.groupby("Category")["ID"].nunique().to_dict() == {"Anomaly": 10, "Communication Gap": 1, "Rare Event": 4}
     assert m.is_anomaly(["Anomaly"]).sum() < m.is_anomaly().sum() < m.is_anomaly(None).sum()
     assert m.anomaly_types is not None and len(m.anomaly_types) == 15
@@ -243,9 +287,16 @@ def test_preprocessed_csv_refuses(tmp_path, m76):
     assert load_preprocessed_csv(tmp_path / "d.csv", sort=True).index.equals(m.index)
 
 
-def test_challenge_round_trip(tmp_path, raw76):
-    with pytest.warns(UserWarning, match="3 label row"):            # the short labels vanish from a pure grid
+def test_plain_hold_loses_short_labels(raw76, m76):
+    with pytest.warns(UserWarning, match="3 label row"):            # the short labels vanish from the plain hold
         m = load_raw_mission(raw76["root"], progress=False, keep_annotated=False)
+    assert m.index.equals(m76.index) and len(m.labels) == len(raw76["labels"])
+    for c, (t, v) in raw76["samples"].items():
+        np.testing.assert_array_equal(m.values[c].to_numpy(), reference_zoh(t, v, m.index), err_msg=c)
+
+
+def test_challenge_round_trip(tmp_path, m76):
+    m = m76                                                           # on the grid: the challenge form takes it as it is
     files = write_challenge(m, tmp_path / "ch", split="2003-05-02 12:00:00")
     tr = pd.read_parquet(files["train"])
     assert tr.columns[0] == "id" and "is_anomaly" in tr.columns and "is_anomaly" not in pd.read_parquet(files["test"]).columns
