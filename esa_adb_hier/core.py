@@ -161,7 +161,9 @@ def _refuse_inf(values: pd.DataFrame, where: str):
     "Refuse ±inf in the float columns of `values`: one summing pass per column, a closer look only where the sum is not finite."
     for c in values.columns:
         a = values[c].to_numpy()
-        if a.dtype.kind != "f" or not a.size or np.isfinite(np.add.reduce(a)): continue
+        if a.dtype.kind != "f" or not a.size: continue
+        with np.errstate(invalid="ignore", over="ignore"):
+            if np.isfinite(np.add.reduce(a)): continue
         inf = np.isinf(a)
         if inf.any():
             i = int(np.flatnonzero(inf)[0])

@@ -106,7 +106,8 @@ def _numeric(values, where: str, times=None) -> np.ndarray:
             raise DataError(f"{where}: non-numeric value {x!r} at row {i}{_at(i, times)} ({int(bad.sum())} in all); expected numbers")
         a = num.to_numpy(dtype=np.float64)
     a = a.astype(np.float64, copy=False) if a.dtype.kind != "f" else a
-    if a.size and not np.isfinite(np.add.reduce(a.ravel())):   # one pass; only a bad sum looks closer
+    with np.errstate(invalid="ignore", over="ignore"): finite = not a.size or np.isfinite(np.add.reduce(a.ravel()))
+    if not finite:                                                   # one pass; only a bad sum looks closer
         nan = np.isnan(a)
         if nan.any():
             i = int(np.flatnonzero(nan)[0])
@@ -234,6 +235,7 @@ _PICKLE_GLOBALS = {
 
 try: from pandas.compat.pickle_compat import _class_locations_map as _PD_MOVED      # pandas' own map of moved names
 except ImportError: _PD_MOVED = {}
+_NUMPY2 = int(np.__version__.split(".")[0]) >= 2                                     # numpy.core became numpy._core
 
 def _zoneinfo_getattr(obj, name: str):
     "The one `getattr` a pickled time zone needs (`ZoneInfo._unpickle`); any other is refused."
@@ -253,6 +255,7 @@ class _Restricted:
                             "pandas/numpy data (a DataFrame or Series indexed by time); if you trust this file, "
                             f"pass {_trust_hint(self.interface)} to read it with pandas")
         if key == ("builtins", "getattr"): return _zoneinfo_getattr
+        if key[0].startswith("numpy.core.") and _NUMPY2: key = ("numpy._core." + key[0][len("numpy.core."):], key[1])  # no warning
         return super().find_class(*key)
 
 class _RawUnpickler(_Restricted, pickle.Unpickler):
