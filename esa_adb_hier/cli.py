@@ -146,14 +146,20 @@ def build_config(detector: str, preset: str | None = "fast", config_path=None, s
     return config_from_dict(cls, d, where)
 
 # %% ../nbs/09_cli.ipynb #9e2ccf27
-def load_data(path, start=None, end=None, channels=None, progress: bool = True):
-    "The mission at `path` (any form `data.load_mission` reads) cut to `[start, end)` and `channels`."
+def load_data(path, start=None, end=None, channels=None, progress: bool = True, sort: bool = False, dedupe: bool = False,
+              trust_pickles: bool = False):
+    """The mission at `path` (any form `data.load_mission` reads) cut to `[start, end)` and `channels`; `sort`, `dedupe` and
+    `trust_pickles` are the `--sort`, `--dedupe` and `--trust-pickles` flags (the readers' errors name those flags)."""
     from esa_adb_hier.data import load_mission
     path = Path(path)
     if not path.exists(): raise DataError(f"DATA {path}: no such file or directory")
     # only the raw reader streams files (progress bar) and can read just a range and some channels
     kw = {"progress": progress, "start": start, "end": end, "channels": channels} if path.is_dir() else {}
-    m = load_mission(path, **{k: v for k, v in kw.items() if v is not None})
+    if dedupe and not path.is_dir() and path.suffix.lower() in (".parquet", ".pq"):
+        raise DataError(f"--dedupe: DATA {path} is a challenge parquet, whose rows are identified by id; remove repeated rows instead")
+    if trust_pickles and not path.is_dir(): log.warning("--trust-pickles: DATA %s is not a raw directory; it holds no pickles", path)
+    kw.update(sort=sort, interface="cli", **({"dedupe": True} if dedupe else {}))
+    m = load_mission(path, trust_pickles=trust_pickles, **{k: v for k, v in kw.items() if v is not None})
     if start is not None or end is not None:
         if (start is not None and start > m.end) or (end is not None and end <= m.start):
             raise DataError(f"--start/--end [{start}, {end}) lies outside the data {path} ({m.start} .. {m.end})")
@@ -252,11 +258,12 @@ def _is_labels_csv(path: Path) -> bool:
     head = pd.read_csv(path, nrows=0).columns
     return {"ID", "Channel", "StartTime", "EndTime"} <= set(head)
 
-def load_labels(path, anomaly_types=None, progress: bool = True):
-    "(labels, mission or None) from a labels.csv (+ anomaly_types.csv) or from any data form."
+def load_labels(path, anomaly_types=None, progress: bool = True, **load):
+    "(labels, mission or None) from a labels.csv (+ anomaly_types.csv) or from any data form (read by `load_data` with `load`)."
     from esa_adb_hier.core import validate_labels
     path = Path(path)
     if not path.exists(): raise DataError(f"DATA_OR_LABELS {path}: no such file or directory")
+    if anomaly_types is not None and not Path(anomaly_types).is_file(): raise DataError(f"--anomaly-types {anomaly_types}: no such file")
     if _is_labels_csv(path):
         types = Path(anomaly_types) if anomaly_types else path.with_name("anomaly_types.csv")
         cats = None
@@ -268,7 +275,10 @@ def load_labels(path, anomaly_types=None, progress: bool = True):
         lab = pd.read_csv(path)
         if cats is not None: lab = lab.assign(ID=lab["ID"].astype(str))
         return validate_labels(lab, str(path), categories=cats), None
-    m = load_data(path, progress=progress)
+    if anomaly_types is not None:
+        raise DataError(f"--anomaly-types {anomaly_types}: applies to a labels.csv only; DATA_OR_LABELS {path} is a data form, "
+                        "whose categories come with it (a raw directory's anomaly_types.csv)")
+    m = load_data(path, progress=progress, **load)
     return m.labels, m
 
 # %% ../nbs/09_cli.ipynb #cf32e20b
@@ -444,6 +454,10 @@ def _sigterm_as_interrupt():
     try: yield
     finally: signal.signal(signal.SIGTERM, old)
 
+def _load_flags(args) -> dict:
+    "The data-loading flags of a command line, as `load_data` arguments."
+    return dict(sort=args.sort, dedupe=args.dedupe, trust_pickles=args.trust_pickles)
+
 def cmd_fit(args, argv) -> int:
     "`esa-adb-hier fit DATA --out MODEL_DIR ...`"
     start, end = parse_time(args.start, "--start"), parse_time(args.end, "--end"); check_range(start, end)
@@ -453,7 +467,7 @@ def cmd_fit(args, argv) -> int:
     with _sigterm_as_interrupt(), RunRecord("fit", argv, out, "fit", args.quiet, args.debug) as run:
         run.info.update(detector=args.detector, preset=args.preset, config=config_to_dict(config))
         log.info("config (%s, preset %s): %s", args.detector, args.preset, json.dumps(_finite(run.info["config"]), default=str))
-        with run.stage("load data"): m = load_data(args.data, start, end, channels, progress=not args.quiet)
+        with run.stage("load data"): m = load_data(args.data, start, end, channels, progress=not args.quiet, **_load_flags(args))
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
         check_trainable(m, f"DATA {args.data}")
         fit_detector(m, args.detector, config, out, run, progress=not args.quiet, overwrite=args.overwrite)
@@ -468,7 +482,7 @@ def cmd_predict(args, argv) -> int:
     if out.is_dir(): raise DataError(f"--out {out}: is a directory; expected a file name such as predictions.parquet")
     with RunRecord("predict", argv, out.parent, out.stem, args.quiet, args.debug) as run:
         man, det = load_detector(args.model_dir, run, not args.quiet, args.n_jobs)
-        with run.stage("load data"): m = load_data(args.data, start, end, progress=not args.quiet)
+        with run.stage("load data"): m = load_data(args.data, start, end, progress=not args.quiet, **_load_flags(args))
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
         if args.submission and m.ids is None:
             raise DataError(f"--submission: DATA {args.data} has no challenge row ids; a submission needs the challenge parquet (column 'id')")
@@ -493,7 +507,8 @@ def cmd_evaluate(args, argv) -> int:
     if out.is_dir(): raise DataError(f"--out {out}: is a directory; expected a file name such as metrics.json")
     pred = read_predictions(args.predictions)
     with RunRecord("evaluate", argv, out.parent, out.stem, args.quiet, args.debug) as run:
-        with run.stage("load labels"): labels, m = load_labels(args.data_or_labels, args.anomaly_types, progress=not args.quiet)
+        with run.stage("load labels"): labels, m = load_labels(args.data_or_labels, args.anomaly_types, progress=not args.quiet,
+                                                         **_load_flags(args))
         with run.stage("evaluate"): table = score_predictions(pred, labels, m, f"DATA_OR_LABELS {args.data_or_labels}")
         metrics = metrics_dict(table)
         write_json({"predictions": str(args.predictions), "labels": str(args.data_or_labels),
@@ -599,8 +614,13 @@ def build_parser() -> argparse.ArgumentParser:
     ranges = argparse.ArgumentParser(add_help=False)
     ranges.add_argument("--start", metavar="ISO", help="first time to use (inclusive), e.g. 2007-01-01")
     ranges.add_argument("--end", metavar="ISO", help="time to stop before (exclusive)")
+    loading = argparse.ArgumentParser(add_help=False)
+    loading.add_argument("--sort", action="store_true", help="sort unsorted timestamps instead of refusing them")
+    loading.add_argument("--dedupe", action="store_true", help="keep the last value at repeated timestamps instead of refusing them")
+    loading.add_argument("--trust-pickles", action="store_true",
+                         help="read a raw directory's pickles with pandas (runs any code they hold; only for files you trust)")
 
-    f = sub.add_parser("fit", parents=[common, ranges], help="fit a detector on labelled data and save it to a model directory",
+    f = sub.add_parser("fit", parents=[common, ranges, loading], help="fit a detector on labelled data and save it to a model directory",
                        description="Fit a detector on labelled DATA and save it to MODEL_DIR (manifest.json + model files, no pickle).")
     f.add_argument("data", metavar="DATA", help="raw mission directory, preprocessed CSV or challenge parquet")
     f.add_argument("--out", required=True, metavar="MODEL_DIR", help="model directory to write")
@@ -614,7 +634,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace the model already in MODEL_DIR (kept until the new one is complete)")
     f.set_defaults(run=cmd_fit)
 
-    pr = sub.add_parser("predict", parents=[common, ranges], help="predict with a saved model",
+    pr = sub.add_parser("predict", parents=[common, ranges, loading], help="predict with a saved model",
                         description="Predict DATA with the model in MODEL_DIR; write predictions.parquet (and optionally a submission and a window report).")
     pr.add_argument("model_dir", metavar="MODEL_DIR")
     pr.add_argument("data", metavar="DATA")
@@ -624,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N", help="parallel worker processes (default: as fitted)")
     pr.set_defaults(run=cmd_predict)
 
-    e = sub.add_parser("evaluate", parents=[common], help="score predictions against labels",
+    e = sub.add_parser("evaluate", parents=[common, loading], help="score predictions against labels",
                        description="Score PREDICTIONS (from `predict`) against the labels of a data form or a labels.csv; print a table and write metrics.json.")
     e.add_argument("predictions", metavar="PREDICTIONS")
     e.add_argument("data_or_labels", metavar="DATA_OR_LABELS", help="a data form with labels, or an ESA-ADB labels.csv")

@@ -157,6 +157,19 @@ def mission1_targets() -> list:
     return natural_sort(pd.read_csv(_meta_dir() / "target_channels.csv")["target_channels"].str.strip())
 
 # %% ../nbs/00_core.ipynb #28fdca79
+def _refuse_inf(values: pd.DataFrame, where: str):
+    "Refuse ±inf in the float columns of `values`: one summing pass per column, a closer look only where the sum is not finite."
+    for c in values.columns:
+        a = values[c].to_numpy()
+        if a.dtype.kind != "f" or not a.size: continue
+        with np.errstate(invalid="ignore", over="ignore"):
+            if np.isfinite(np.add.reduce(a)): continue
+        inf = np.isinf(a)
+        if inf.any():
+            i = int(np.flatnonzero(inf)[0])
+            raise DataError(f"{where}: column {c!r} holds {int(inf.sum())} infinite value(s) (±inf), first {a[i]} at row {i} "
+                            f"({values.index[i]}); drop them or replace them by finite numbers")
+
 @dataclass
 class Mission:
     "Telemetry of one mission on a time grid: values, telecommand pulses, labels and the channel table."
@@ -189,6 +202,7 @@ class Mission:
         lab_unknown = sorted(set(self.labels["Channel"]) - set(self.channels["Channel"]))
         if lab_unknown: raise DataError(f"{w}: labels name unknown channel(s) {lab_unknown[:5]}")
         if self.ids is not None and len(self.ids) != len(idx): raise DataError(f"{w}: {len(self.ids)} ids for {len(idx)} rows")
+        _refuse_inf(self.values, w)
 
     # --- shape -------------------------------------------------------------
     def __len__(self): return len(self.values)

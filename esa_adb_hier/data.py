@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import mmap
+import pickle
 import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -23,9 +25,9 @@ from .core import (
     mask_to_runs, mission1_channels, mission1_targets, natural_sort, parse_timestamps, validate_channels, validate_labels)
 
 # %% auto #0
-__all__ = ['CODE_CATEGORY', 'CATEGORY_CODE', 'CHALLENGE_EPOCH', 'CHALLENGE_PERIOD', 'zoh_resample', 'load_raw_mission',
-           'training_mask', 'label_codes', 'load_preprocessed_csv', 'write_preprocessed_csv', 'load_challenge',
-           'write_challenge', 'write_submission', 'load_mission', 'Standardiser', 'detect_counters',
+__all__ = ['ANNOTATED_CODES', 'CODE_CATEGORY', 'CATEGORY_CODE', 'CHALLENGE_EPOCH', 'CHALLENGE_PERIOD', 'zoh_resample',
+           'load_raw_mission', 'training_mask', 'label_codes', 'load_preprocessed_csv', 'write_preprocessed_csv',
+           'load_challenge', 'write_challenge', 'write_submission', 'load_mission', 'Standardiser', 'detect_counters',
            'difference_counters']
 
 # %% ../nbs/01_data.ipynb #2f691652
@@ -87,8 +89,13 @@ def _mapped_empty(n: int, dtype=np.float32) -> np.ndarray:
     return np.frombuffer(mmap.mmap(-1, max(n * dtype.itemsize, 1)), dtype=dtype, count=n)
 
 # %% ../nbs/01_data.ipynb #47b1d1f2
-def _numeric(values, where: str) -> np.ndarray:
-    "`values` as a float array; `DataError` naming `where` and the first bad entry otherwise."
+def _at(i: int, times) -> str:
+    "` (timestamp)` of row `i` when the sample times (int64 ns) are known."
+    return "" if times is None else f" ({_index(np.asarray(times)[i:i+1])[0]})"
+
+def _numeric(values, where: str, times=None) -> np.ndarray:
+    """`values` as a float array; `DataError` naming `where` and the first bad entry otherwise (non-numeric, NaN or ±inf).
+    `times`: the sample times (int64 ns), to name the first bad row's timestamp too."""
     a = np.asarray(values)
     if a.dtype.kind not in "biuf":
         num = pd.to_numeric(pd.Series(a.ravel(), dtype=object), errors="coerce")
@@ -96,65 +103,191 @@ def _numeric(values, where: str) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad)[0]); x = a.ravel()[i]
             x = x.item() if hasattr(x, "item") else x
-            raise DataError(f"{where}: non-numeric value {x!r} at row {i} ({int(bad.sum())} in all); expected numbers")
+            raise DataError(f"{where}: non-numeric value {x!r} at row {i}{_at(i, times)} ({int(bad.sum())} in all); expected numbers")
         a = num.to_numpy(dtype=np.float64)
     a = a.astype(np.float64, copy=False) if a.dtype.kind != "f" else a
-    nan = np.isnan(a)
-    if nan.any():
-        raise DataError(f"{where}: {int(nan.sum())} missing (NaN) value(s), first at row {int(np.flatnonzero(nan)[0])}; "
-                        "drop or fill them before loading")
+    with np.errstate(invalid="ignore", over="ignore"): finite = not a.size or np.isfinite(np.add.reduce(a.ravel()))
+    if not finite:                                                   # one pass; only a bad sum looks closer
+        nan = np.isnan(a)
+        if nan.any():
+            i = int(np.flatnonzero(nan)[0])
+            raise DataError(f"{where}: {int(nan.sum())} missing (NaN) value(s), first at row {i}{_at(i, times)}; "
+                            "drop or fill them before loading")
+        inf = np.isinf(a)
+        if inf.any():
+            i = int(np.flatnonzero(inf)[0])
+            raise DataError(f"{where}: {int(inf.sum())} infinite value(s) (±inf), first {a.ravel()[i]} at row {i}{_at(i, times)}; "
+                            "drop them or replace them by finite numbers before loading")
     return a
 
-def _check_order(t: np.ndarray, v: np.ndarray | None, where: str, sort: bool = False, dedupe: bool = False):
-    "Check that `t` is strictly increasing; sort (stable) and/or drop repeats (keeping the last value) when asked."
+_REMEDIES = {"python": ("pass sort=True", "pass dedupe=True"), "cli": ("add --sort", "add --dedupe")}
+
+def _remedies(interface: str) -> tuple:
+    "How to ask for a repair in the interface in use: Python arguments or command-line flags."
+    if interface not in _REMEDIES: raise DataError(f"argument interface={interface!r}: expected one of {list(_REMEDIES)}")
+    return _REMEDIES[interface]
+
+def _check_order(t: np.ndarray, v: np.ndarray | None, where: str, sort: bool = False, dedupe: bool = False,
+                 interface: str = "python", can_dedupe: bool = True):
+    """Check that `t` is strictly increasing; sort (stable) and/or drop repeats (keeping the last value) when asked. The errors
+    name the option of `interface` ('python' or 'cli') that repairs them (`can_dedupe=False`: the form has no such option)."""
+    fix_sort, fix_dup = _remedies(interface)
     d = np.diff(t)
     if (d < 0).any():
         i = int(np.flatnonzero(d < 0)[0]) + 1
         if not sort:
             raise DataError(f"{where}: timestamps are not sorted: {int((d < 0).sum())} step(s) back in time, first at row {i} "
-                            f"({_index(t[i:i+1])[0]} comes after {_index(t[i-1:i])[0]}); pass sort=True to sort them")
+                            f"({_index(t[i:i+1])[0]} comes after {_index(t[i-1:i])[0]}); {fix_sort} to sort them")
         order = np.argsort(t, kind="stable")
         t = t[order]; v = None if v is None else v[order]
         d = np.diff(t)
     if (d == 0).any():
         i = int(np.flatnonzero(d == 0)[0]) + 1
         if not dedupe:
-            raise DataError(f"{where}: {int((d == 0).sum())} duplicated timestamp(s), first {_index(t[i:i+1])[0]} at row {i}; "
-                            "pass dedupe=True to keep the last value reported at each timestamp")
+            how = (f"{fix_dup} to keep the last value reported at each timestamp" if can_dedupe
+                   else "this form has no repair for repeated timestamps; remove the repeated rows")
+            raise DataError(f"{where}: {int((d == 0).sum())} duplicated timestamp(s), first {_index(t[i:i+1])[0]} at row {i}; {how}")
         last = np.r_[d != 0, True]
         t = t[last]; v = None if v is None else v[last]
     return t, v
 
 # %% ../nbs/01_data.ipynb #7802b22c
-def zoh_resample(timestamps, values, period="30s", start=None, end=None, keep=None,
+ANNOTATED_CODES = (1, 2)        # label codes whose samples the hold carries onto the grid: anomaly, rare event
+
+def _annotated_fix(t: np.ndarray, annotated: np.ndarray, nominal_at, origin: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """The benchmark's rule for annotated samples between grid points, on sorted raw times `t` (int64 ns). Bins are
+    `[origin + k*p, origin + (k+1)*p)`. For each bin that holds more than one sample, whose last sample is nominal and which holds
+    an annotated sample: (position of the bin's last annotated sample, the bin's next grid point `origin + (k+1)*p`).
+    `annotated`: sorted positions of the samples labelled anomaly or rare event; `nominal_at(pos)`: True where those carry no label."""
+    if not len(annotated): return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    b = (t[annotated] - origin) // p
+    last = np.r_[b[1:] != b[:-1], True]                      # the last annotated sample of each bin that has one
+    src, b = annotated[last], b[last]
+    lo = origin + b * p
+    first, stop = np.searchsorted(t, lo, side="left"), np.searchsorted(t, lo + p, side="left")
+    ok = (stop - first > 1) & nominal_at(stop - 1)
+    return src[ok], lo[ok] + p
+
+def _apply_fix(vals: np.ndarray, lo: int, p: int, t_src: np.ndarray, v_src: np.ndarray, at: np.ndarray) -> np.ndarray:
+    "Write `v_src` onto the grid points `at` of the grid `lo + k*p` held in `vals` (points past its end are skipped); the kept mask."
+    k = (at - lo) // p
+    ok = (at >= lo) & (k < len(vals))
+    vals[k[ok]] = v_src[ok]
+    return ok
+
+def zoh_resample(timestamps, values, period="30s", start=None, end=None, codes=None,
                  name: str | None = None, sort: bool = False, dedupe: bool = False) -> pd.Series:
     """Zero-order hold of one irregularly sampled series onto a regular grid of step `period`, as the ESA-ADB benchmark
     does: grid from floor(first timestamp) to ceil(last timestamp) (or `start`..`end`), each point takes the last raw value
-    at or before it, points before the first sample take the first raw value. `keep`: extra timestamps (e.g. annotated raw
-    samples) added to the index, where the series takes its ZOH value. Returns float32 values indexed by `timestamp`."""
+    at or before it, points before the first sample take the first raw value. `codes`: the label code of each raw sample
+    (0 nominal, 1 anomaly, 2 rare event, 3 communication gap); with them, annotated samples that the hold would hide are
+    written onto the next grid point as the benchmark does (see below). Returns float32 values indexed by `timestamp`."""
     where = f"series {name!r}" if name else "zoh_resample"
     t = _ns(timestamps)
-    v = _numeric(values, where).ravel()
+    v = _numeric(values, where, t if len(t) == np.size(values) else None).ravel()
     if len(t) != len(v): raise DataError(f"{where}: {len(t)} timestamps but {len(v)} values")
     if len(t) == 0: raise DataError(f"{where}: no samples to resample")
-    t, v = _check_order(t, v, where, sort, dedupe)
+    if codes is not None:
+        codes = np.asarray(codes).ravel()
+        if len(codes) != len(t): raise DataError(f"{where}: {len(t)} timestamps but {len(codes)} label codes")
+        if not np.isin(codes, (0, 1, 2, 3, 4)).all(): raise DataError(f"{where}: label codes must be 0-4, found {sorted(set(codes.tolist()))[:5]}")
+    t, order = _check_order(t, np.arange(len(t)), where, sort, dedupe)
+    v = v[order]
     p = _period_ns(period)
     origin = 0 if start is None else _ts1(start, "start")
     lo = int(_floor(t[0], p)) if start is None else origin
     hi = int(_ceil(t[-1], p, origin)) if end is None else int(_floor(_ts1(end, "end"), p, origin))
     at = _grid(lo, hi, p)
-    if keep is not None:
-        k = _ns(keep)
-        at = np.union1d(at, k[(k >= lo) & (k <= hi)])
     v = v.astype(np.float32)
-    return pd.Series(_zoh_at(t, v, at) if keep is not None else _zoh_grid(t, v, lo, p, len(at)), index=_index(at), name=name)
+    out = _zoh_grid(t, v, lo, p, len(at))
+    if codes is not None:
+        c = codes[order]
+        src, nxt = _annotated_fix(t, np.flatnonzero(np.isin(c, ANNOTATED_CODES)), lambda i: c[i] == 0, origin, p)
+        _apply_fix(out, lo, p, t[src], v[src], nxt)
+    return pd.Series(out, index=_index(at), name=name)
 
 # %% ../nbs/01_data.ipynb #b3ef1449
-def _read_pickle(path: Path, what: str):
-    "Read a zip-compressed pandas pickle (trusted files only), with a clear error when it is missing or unreadable."
+_PICKLE_GLOBALS = {
+    # numpy: arrays and their dtypes (the value and time buffers); `scalar` for numpy numbers inside object columns
+    **{(m, n): "numpy arrays" for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")},
+    **{(m, "_frombuffer"): "numpy arrays (protocol 5)" for m in ("numpy.core.numeric", "numpy._core.numeric")},
+    ("numpy", "ndarray"): "numpy arrays", ("numpy", "dtype"): "numpy arrays",
+    # pandas containers and the internals they are rebuilt from
+    **{k: "pandas containers" for k in [("pandas", "DataFrame"), ("pandas.core.frame", "DataFrame"), ("pandas", "Series"),
+       ("pandas.core.series", "Series"), ("pandas.core.internals.managers", "BlockManager"),
+       ("pandas.core.internals.managers", "SingleBlockManager"), ("pandas._libs.internals", "_unpickle_block")]},
+    **{k: "pandas indexes" for k in [("pandas", "Index"), ("pandas.core.indexes.base", "Index"), ("pandas.core.indexes.base", "_new_Index"),
+       ("pandas", "RangeIndex"), ("pandas.core.indexes.range", "RangeIndex"), ("pandas", "DatetimeIndex"),
+       ("pandas.core.indexes.datetimes", "DatetimeIndex"), ("pandas.core.indexes.datetimes", "_new_DatetimeIndex")]},
+    **{k: "datetime arrays and their dtype" for k in [("pandas.arrays", "DatetimeArray"), ("pandas.core.arrays.datetimes", "DatetimeArray"),
+       ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"), ("pandas", "DatetimeTZDtype"),
+       ("pandas.core.dtypes.dtypes", "DatetimeTZDtype")]},
+    **{("pandas._libs.tslibs.offsets", n): "the frequency of a regular DatetimeIndex"
+       for n in ("Day", "Hour", "Minute", "Second", "Milli", "Micro", "Nano")},
+    # pandas 3 column names: string dtype backed by pyarrow
+    **{k: "string column names (pandas >= 3)" for k in [("pandas", "StringDtype"), ("pandas.arrays", "ArrowStringArray"),
+       ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias")]},
+    # time zones of a tz-aware index
+    ("datetime", "timezone"): "time zones", ("datetime", "timedelta"): "time zones", ("zoneinfo", "ZoneInfo"): "time zones",
+    ("builtins", "getattr"): "time zones (only ZoneInfo._unpickle)",
+    ("builtins", "slice"): "block placements", ("builtins", "bytearray"): "buffers (protocol 5)",
+}
+
+try: from pandas.compat.pickle_compat import _class_locations_map as _PD_MOVED      # pandas' own map of moved names
+except ImportError: _PD_MOVED = {}
+_NUMPY2 = int(np.__version__.split(".")[0]) >= 2                                     # numpy.core became numpy._core
+
+def _zoneinfo_getattr(obj, name: str):
+    "The one `getattr` a pickled time zone needs (`ZoneInfo._unpickle`); any other is refused."
+    import zoneinfo
+    if obj is zoneinfo.ZoneInfo and name == "_unpickle": return zoneinfo.ZoneInfo._unpickle
+    raise pickle.UnpicklingError(f"refuses getattr({obj!r}, {name!r})")
+
+def _trust_hint(interface: str) -> str:
+    return "--trust-pickles" if interface == "cli" else "trust_pickles=True"
+
+class _Restricted:
+    "`find_class` of the raw-pickle unpicklers: only the globals of `_PICKLE_GLOBALS`, anything else refused before it runs."
+    def find_class(self, module: str, name: str):
+        key = _PD_MOVED.get((module, name), (module, name))
+        if key not in _PICKLE_GLOBALS:
+            raise DataError(f"{self.where}: refuses to load '{module}.{name}': a raw channel or telecommand file may only hold "
+                            "pandas/numpy data (a DataFrame or Series indexed by time); if you trust this file, "
+                            f"pass {_trust_hint(self.interface)} to read it with pandas")
+        if key == ("builtins", "getattr"): return _zoneinfo_getattr
+        if key[0].startswith("numpy.core.") and _NUMPY2: key = ("numpy._core." + key[0][len("numpy.core."):], key[1])  # no warning
+        return super().find_class(*key)
+
+class _RawUnpickler(_Restricted, pickle.Unpickler):
+    "The C unpickler, restricted: only `find_class` runs in Python."
+    def __init__(self, f, where: str, interface: str = "python"):
+        super().__init__(f); self.where, self.interface = where, interface
+
+def _compat_unpickler():
+    "pandas' unpickler for files of older pandas versions (pure Python), restricted the same way."
+    from pandas.compat.pickle_compat import Unpickler
+    class _Compat(_Restricted, Unpickler):
+        def __init__(self, f, where: str, interface: str = "python"):
+            super().__init__(f); self.where, self.interface = where, interface
+    return _Compat
+
+def _read_pickle(path: Path, what: str, trust: bool = False, interface: str = "python"):
+    """Read a zip-compressed pandas pickle, with a clear error when it is missing or unreadable. Unless `trust`, through the
+    restricted unpickler: globals outside `_PICKLE_GLOBALS` are refused before anything is called."""
     if not path.exists(): raise DataError(f"{path}: file not found ({what})")
-    try: return pd.read_pickle(path, compression="zip")
-    except Exception as e: raise DataError(f"{path}: could not be read as a zip-compressed pandas pickle ({type(e).__name__}: {e})") from None
+    try:
+        if trust: return pd.read_pickle(path, compression="zip")
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            if len(names) != 1: raise DataError(f"{path}: expected one pickle in the zip archive, found {len(names)} files {names[:3]}")
+            for cls in (_RawUnpickler, None):
+                with z.open(names[0]) as f:
+                    try: return (cls or _compat_unpickler())(f, str(path), interface).load()
+                    except (AttributeError, ImportError, TypeError):      # names moved since an older pandas wrote it
+                        if cls is None: raise
+    except DataError: raise
+    except Exception as e:
+        raise DataError(f"{path}: could not be read as a zip-compressed pandas pickle ({type(e).__name__}: {e})") from None
 
 def _datetime_ns(idx, where: str) -> np.ndarray:
     if not isinstance(idx, pd.DatetimeIndex):
@@ -162,33 +295,43 @@ def _datetime_ns(idx, where: str) -> np.ndarray:
     if idx.hasnans: raise DataError(f"{where}: {int(idx.isna().sum())} missing timestamp(s) (NaT)")
     return _ns(idx)
 
-def _read_channel(path: Path, name: str, sort: bool = False, dedupe: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _value_column(obj, path: Path, name: str, what: str) -> pd.DataFrame:
+    "A Series or one-column DataFrame as a frame, checked to be named after the input it holds."
+    frame = obj.to_frame(name=obj.name) if isinstance(obj, pd.Series) else obj
+    if frame.shape[1] == 1 and frame.columns[0] != name:
+        raise DataError(f"{path}: the value column is named {frame.columns[0]!r}, expected {name!r} "
+                        f"(a {what} file holds one column named after the {what})")
+    return frame
+
+def _read_channel(path: Path, name: str, sort: bool = False, dedupe: bool = False, trust: bool = False,
+                  interface: str = "python") -> tuple[np.ndarray, np.ndarray]:
     "Raw sample times (int64 ns, strictly increasing) and float32 values of one channel pickle."
-    obj = _read_pickle(path, f"channel {name}")
+    obj = _read_pickle(path, f"channel {name}", trust, interface)
     where = f"{path} (channel {name})"
-    if isinstance(obj, pd.Series): obj = obj.to_frame(name=obj.name if obj.name is not None else name)
-    if not isinstance(obj, pd.DataFrame): raise DataError(f"{where}: expected a DataFrame with one column {name!r}, found {type(obj).__name__}")
+    if not isinstance(obj, (pd.Series, pd.DataFrame)): raise DataError(f"{where}: expected a DataFrame with one column {name!r}, found {type(obj).__name__}")
+    obj = _value_column(obj, path, name, "channel")
     if obj.shape[1] != 1:
         if name not in obj.columns: raise DataError(f"{where}: expected one column {name!r}, found columns {list(obj.columns)[:5]}")
         obj = obj[[name]]
     if len(obj) == 0: raise DataError(f"{where}: the channel is empty (no samples)")
     t = _datetime_ns(obj.index, where)
-    v = _numeric(obj.iloc[:, 0].to_numpy(), f"{where}, column {obj.columns[0]!r}")
-    t, v = _check_order(t, v, where, sort, dedupe)
+    v = _numeric(obj.iloc[:, 0].to_numpy(), f"{where}, column {obj.columns[0]!r}", t)
+    t, v = _check_order(t, v, where, sort, dedupe, interface)
     return t, v.astype(np.float32)
 
-def _read_telecommand(path: Path, name: str) -> np.ndarray:
+def _read_telecommand(path: Path, name: str, trust: bool = False, interface: str = "python") -> np.ndarray:
     """Execution times (int64 ns, sorted) of one telecommand pickle: a DatetimeIndex, a Series of datetimes, or a
-    DataFrame/Series indexed by time (rows whose value is 0 are not executions)."""
-    obj = _read_pickle(path, f"telecommand {name}")
+    DataFrame/Series indexed by time whose one value column is named after the telecommand (rows whose value is 0 are not
+    executions)."""
+    obj = _read_pickle(path, f"telecommand {name}", trust, interface)
     where = f"{path} (telecommand {name})"
     if isinstance(obj, pd.DatetimeIndex): t = _datetime_ns(obj, where)
     elif isinstance(obj, pd.Series) and pd.api.types.is_datetime64_any_dtype(obj.dtype): t = _datetime_ns(pd.DatetimeIndex(obj), where)
     elif isinstance(obj, (pd.Series, pd.DataFrame)):
         t = _datetime_ns(obj.index, where)
-        frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
+        frame = _value_column(obj, path, name, "telecommand")
         if frame.shape[1] > 1: raise DataError(f"{where}: expected at most one value column, found {list(frame.columns)[:5]}")
-        if frame.shape[1] == 1: t = t[_numeric(frame.iloc[:, 0].to_numpy(), where) != 0]
+        if frame.shape[1] == 1: t = t[_numeric(frame.iloc[:, 0].to_numpy(), f"{where}, column {name!r}", t) != 0]
     else: raise DataError(f"{where}: expected execution times (DatetimeIndex, Series or DataFrame indexed by time), found {type(obj).__name__}")
     return np.sort(t)
 
@@ -241,31 +384,50 @@ def _select_telecommands(root: Path, telecommands) -> list:
     return names
 
 # %% ../nbs/01_data.ipynb #dfd40e08
-def _short_labels(lab: pd.DataFrame, p: int, origin: int) -> pd.DataFrame:
-    "Label rows whose closed interval contains no grid point `origin + k*p`."
-    if not len(lab): return lab
-    s, e = _ns(lab["StartTime"]), _ns(lab["EndTime"])
-    return lab[_ceil(s, p, origin) > e]
+def _window_pairs(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "(window, position) for every position of sorted `t` inside each closed window `[lo[w], hi[w]]`."
+    a, b = np.searchsorted(t, lo, side="left"), np.searchsorted(t, hi, side="right")
+    n = np.maximum(b - a, 0)
+    w = np.repeat(np.arange(len(lo)), n)
+    return w, np.repeat(a - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
 
-def _in_windows(t: np.ndarray, lo: np.ndarray, hi: np.ndarray, left_open: bool = False) -> np.ndarray:
-    "Positions of sorted `t` inside any window `[lo, hi]` (`(lo, hi]` when `left_open`)."
-    a = np.searchsorted(t, lo, side="right" if left_open else "left")
-    b = np.searchsorted(t, hi, side="right")
-    n = b - a; m = n > 0
-    if not m.any(): return np.zeros(0, dtype=np.int64)
-    a, n = a[m], n[m]
-    offs = np.repeat(a - np.r_[0, np.cumsum(n)[:-1]], n)
-    return np.unique(offs + np.arange(int(n.sum())))
+def _in_windows(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    "Positions of sorted `t` inside any closed window `[lo, hi]`, sorted and unique."
+    return np.unique(_window_pairs(t, lo, hi)[1])
+
+def _covering(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    "How many closed intervals `[lo[i], hi[i]]` contain each `x` (the intervals with `lo <= x` minus those with `hi < x`)."
+    return np.searchsorted(np.sort(lo), x, side="right") - np.searchsorted(np.sort(hi), x, side="left")
+
+def _channel_fix(t: np.ndarray, own: pd.DataFrame, origin: int, p: int):
+    """The annotated-sample rule on one channel's raw times with its label rows `own`: (positions of the samples to write, the
+    grid points they go to, the label rows (anomaly / rare event) holding each written sample as (row, sample) pairs)."""
+    s, e = _ns(own["StartTime"]), _ns(own["EndTime"])
+    ann = own["Category"].isin(["Anomaly", "Rare Event"]).to_numpy()
+    src, nxt = _annotated_fix(t, _in_windows(t, s[ann], e[ann]), lambda i: _covering(t[i], s, e) == 0, origin, p)
+    row, k = _window_pairs(t[src], s[ann], e[ann])
+    return src, nxt, np.flatnonzero(ann)[row], k
+
+def _held_labels(own: pd.DataFrame, rows: np.ndarray, at: np.ndarray) -> pd.DataFrame:
+    "Point label rows `[at, at]` copying the ID, channel and category of `own.iloc[rows]`."
+    held = own.iloc[rows].copy()
+    held["StartTime"] = held["EndTime"] = _index(at).as_unit(str(np.datetime_data(own["StartTime"].dtype)[0]))
+    return held
 
 def load_raw_mission(path, period="30s", channels: Sequence[str] | None = None, start=None, end=None,
                      keep_annotated: bool = True, sort: bool = False, dedupe: bool = False, progress: bool = True,
-                     telecommands="priority3", labels: bool = True, name: str | None = None) -> Mission:
+                     telecommands="priority3", labels: bool = True, name: str | None = None, trust_pickles: bool = False,
+                     interface: str = "python") -> Mission:
     """Load an ESA-ADB raw mission directory and zero-order-hold it onto a grid of step `period`, one channel at a time.
     `channels`: subset to load (default all of channels.csv); `start`/`end`: time window (grid starts at `start`);
-    `keep_annotated`: put back raw samples inside labels that contain no grid point; `sort`/`dedupe`: repair unsorted /
+    `keep_annotated`: apply the benchmark's rule for annotated samples between grid points (the bin's last annotated sample
+    goes onto the next grid point, with a point label there); False: the plain hold; `sort`/`dedupe`: repair unsorted /
     repeated raw timestamps instead of refusing them; `telecommands`: 'priority3' (the priority-3 ones of telecommands.csv,
     all present files when there is no such list), 'all', 'none' or a list of names; `labels=False` skips labels.csv.
-    Pickles execute code when read: load only trusted directories."""
+    The pickles are read by a restricted unpickler that rebuilds pandas/numpy data only; `trust_pickles=True` reads them with
+    pandas (which runs whatever code a file holds: only for files you trust). `interface`: 'python' or 'cli', the option names
+    the errors suggest."""
+    _remedies(interface)
     root = Path(path)
     if not root.is_dir(): raise DataError(f"{root}: not a directory (expected an ESA-ADB raw mission directory)")
     if not (root / "channels").is_dir(): raise DataError(f"{root}: no 'channels' folder (expected channels/channel_<n>.zip)")
@@ -291,71 +453,59 @@ def load_raw_mission(path, period="30s", channels: Sequence[str] | None = None, 
     origin = 0 if start is None else _ts1(start, "start")
     end_ns = None if end is None else int(_floor(_ts1(end, "end"), p, origin))
     if end_ns is not None and end_ns < origin and start is not None: raise DataError(f"argument end={end!r} is before start={start!r}")
-    short = _short_labels(lab, p, origin) if keep_annotated else lab.iloc[:0]
-    w_lo = _floor(_ns(short["StartTime"]), p, origin); w_hi = _ns(short["EndTime"])
-    short_by_channel = {c: g for c, g in short.groupby("Channel")}
+    by_channel = {c: g for c, g in lab.groupby("Channel")} if keep_annotated else {}
 
-    # 1. stream the channels
-    parts = {}
+    # 1. stream the channels: each on its own grid (aligned on `origin`), annotated samples written where the rule says
+    parts, held, reached = {}, [], []
     for c in tqdm(names, desc="channels", disable=not progress, leave=False):
-        t, v = _read_channel(root / "channels" / f"{c}.zip", c, sort, dedupe)
+        t, v = _read_channel(root / "channels" / f"{c}.zip", c, sort, dedupe, trust_pickles, interface)
         if end_ns is not None and t[0] > end_ns:
             raise DataError(f"{root / 'channels' / (c + '.zip')}: channel {c} has no sample at or before end={end!r} (first sample {_index(t[:1])[0]})")
         lo = origin if start is not None else int(_floor(t[0], p))
         hi = max(lo, end_ns if end_ns is not None else int(_ceil(t[-1], p, origin)))
         m_c = (hi - lo) // p + 1
         grid_vals = _zoh_grid(t, v, lo, p, m_c, out=_mapped_empty(m_c))
-        extra = _in_windows(t, w_lo, w_hi, left_open=True)           # raw samples needed for values at kept instants
-        own = short_by_channel.get(c, short.iloc[:0])
-        kept = t[_in_windows(t, _ns(own["StartTime"]), _ns(own["EndTime"]))] if len(own) else np.zeros(0, np.int64)
-        parts[c] = dict(lo=lo, vals=grid_vals, first=v[0], last=v[-1], xt=t[extra], xv=v[extra], kept=kept)
+        if c in by_channel:
+            src, nxt, rows, k = _channel_fix(t, by_channel[c], origin, p)
+            ok = _apply_fix(grid_vals, lo, p, t[src], v[src], nxt)
+            keep = ok[k]
+            if keep.any():
+                held.append(_held_labels(by_channel[c], rows[keep], nxt[k[keep]]))
+                reached.append(by_channel[c].iloc[rows[keep]][_KEY])
+        parts[c] = dict(lo=lo, vals=grid_vals, first=v[0], last=v[-1])
         del t, v
 
-    # 2. the common index: regular grid + kept raw instants
+    # 2. the common grid, assembled column by column (column-major: each column contiguous, no second copy)
     g_lo = origin if start is not None else min(d["lo"] for d in parts.values())
     g_hi = end_ns if end_ns is not None else max(d["lo"] + p * (len(d["vals"]) - 1) for d in parts.values())
     grid = _grid(g_lo, g_hi, p)
-    kept = np.unique(np.concatenate([d["kept"] for d in parts.values()]))
-    kept = kept[(kept >= g_lo) & (kept <= g_hi) & ((kept - g_lo) % p != 0)]
-    index = np.union1d(grid, kept) if len(kept) else grid
-    n, ng = len(index), len(grid)
-    pos_grid = np.searchsorted(index, grid) if len(kept) else None
-    pos_kept = np.searchsorted(index, kept)
-    base_kept = np.searchsorted(grid, kept, side="right") - 1            # grid point just before each kept instant
-
-    # 3. assemble the float32 block column by column (column-major: each column contiguous, no second copy)
+    n = len(grid)
     block = np.empty((n, len(names)), dtype=np.float32, order="F")
     for j, c in enumerate(names):
         d = parts.pop(c)
-        col = np.empty(ng, dtype=np.float32) if pos_grid is not None else block[:, j]
+        col = block[:, j]
         off = (d["lo"] - g_lo) // p; m = len(d["vals"])
         col[:off] = d["first"]; col[off:off + m] = d["vals"]; col[off + m:] = d["last"]
-        if pos_grid is not None:
-            block[pos_grid, j] = col
-            val = col[base_kept]
-            if len(d["xt"]):
-                i = np.searchsorted(d["xt"], kept, side="right") - 1
-                newer = (i >= 0) & (d["xt"][np.maximum(i, 0)] > grid[base_kept])
-                val = np.where(newer, d["xv"][np.maximum(i, 0)], val)
-            block[pos_kept, j] = val
-        del d, col
-    idx = _index(index)
+        del d
+    idx = _index(grid)
     values = pd.DataFrame(block, index=idx, columns=names, copy=False)
 
-    # 4. telecommand pulses: 1 at the first grid point at or after each execution
+    # 3. telecommand pulses: 1 at the first grid point at or after each execution
     tcs = {}
     for tname in tqdm(tc_names, desc="telecommands", disable=not progress or not tc_names, leave=False):
-        te = _read_telecommand(root / "telecommands" / f"{tname}.zip", tname)
+        te = _read_telecommand(root / "telecommands" / f"{tname}.zip", tname, trust_pickles, interface)
         te = te[(te >= g_lo) & (te <= g_hi)]
         pulse = np.zeros(n, dtype=np.uint8)
-        gi = np.searchsorted(grid, te, side="left")
-        pulse[gi if pos_grid is None else pos_grid[gi]] = 1
+        pulse[np.searchsorted(grid, te, side="left")] = 1
         tcs[tname] = pulse
     tele = pd.DataFrame(tcs, index=idx) if tcs else pd.DataFrame(index=idx)
 
     lab = _labels_in_range(lab, g_lo, g_hi, clip_ok=start is not None or end is not None, where=str(root / "labels.csv"))
+    if held:
+        held = pd.concat(held).drop_duplicates(["ID", "Channel", "StartTime"])
+        lab = pd.concat([lab, held[(_ns(held["StartTime"]) >= g_lo) & (_ns(held["StartTime"]) <= g_hi)]], ignore_index=True)
     m = Mission(values, tele, lab, table, pd.Timedelta(p, "ns"), name or root.name, anomaly_types)
-    _warn_empty_labels(m)
+    _warn_empty_labels(m, pd.concat(reached) if reached else None)
     return m
 
 def _labels_in_range(lab: pd.DataFrame, lo: int, hi: int, clip_ok: bool, where: str) -> pd.DataFrame:
@@ -368,16 +518,21 @@ def _labels_in_range(lab: pd.DataFrame, lo: int, hi: int, clip_ok: bool, where: 
                         f"first: event {r['ID']} on {r['Channel']} ({r['StartTime']} .. {r['EndTime']})")
     return lab[~out].reset_index(drop=True)
 
-def _warn_empty_labels(m: Mission):
-    "Warn about label rows that cover no row of the mission (they annotate no sample at all)."
+_KEY = ["ID", "Channel", "StartTime", "EndTime"]
+
+def _warn_empty_labels(m: Mission, reached: pd.DataFrame | None = None):
+    """Warn about label rows that cover no row of the mission (they annotate no sample on the grid), except those in `reached`
+    (rows whose sample the annotated-sample rule wrote onto a grid point, with a point label there)."""
     lab = m.labels
     if not len(lab): return
     lo, hi = interval_bounds(m.index, lab["StartTime"], lab["EndTime"])
     empty = hi <= lo
+    if reached is not None and empty.any(): empty &= ~pd.MultiIndex.from_frame(lab[_KEY]).isin(pd.MultiIndex.from_frame(reached[_KEY]))
     if empty.any():
         r = lab[empty].iloc[0]
         warnings.warn(f"{int(empty.sum())} label row(s) cover no row of the mission (e.g. event {r['ID']} on {r['Channel']} "
-                      f"{r['StartTime']} .. {r['EndTime']}): they lie between grid points and no annotated raw sample was put back for them")
+                      f"{r['StartTime']} .. {r['EndTime']}): they lie between grid points and the benchmark's hold put none of "
+                      "their samples on the grid")
 
 # %% ../nbs/01_data.ipynb #3e9218e9
 def training_mask(mission: Mission, end=None, channel: str | None = None, start=None) -> np.ndarray:
@@ -493,11 +648,11 @@ class _Columns:
         if pa.types.is_timestamp(col.type) and col.type.tz is not None: col = col.cast(pa.timestamp(col.type.unit))
         return col.to_numpy()
 
-def _mission_arrays(cols: _Columns, chans, tcs, take, idx):
+def _mission_arrays(cols: _Columns, chans, tcs, take, idx, times=None):
     "Values (one float32 column-major block, no second copy) and telecommand frames from a column reader."
     pick = (lambda a: a) if take is None else (lambda a: a[take])
     block = np.empty((len(idx), len(chans)), dtype=np.float32, order="F")
-    for j, c in enumerate(chans): block[:, j] = pick(_numeric(cols.pop(c), f"{cols.where}: column {c!r}"))
+    for j, c in enumerate(chans): block[:, j] = pick(_numeric(cols.pop(c), f"{cols.where}: column {c!r}", times))
     values = pd.DataFrame(block, index=idx, columns=list(chans), copy=False)
     tele = pd.DataFrame({c: pick(_flags(cols.pop(c), c, cols.where)) for c in tcs}, index=idx) if tcs else pd.DataFrame(index=idx)
     return values, tele
@@ -517,10 +672,13 @@ def _timestamps(cols: _Columns, c: str = "timestamp") -> np.ndarray:
     return _ns(parse_timestamps(pd.Series(a, dtype=object), f"{cols.where}: column {c!r}"))
 
 def load_preprocessed_csv(path, period=None, channel_table=None, sort: bool = False, dedupe: bool = False,
-                          name: str | None = None) -> Mission:
+                          name: str | None = None, interface: str = "python") -> Mission:
     """Load one of the benchmark's preprocessed CSV files (`timestamp`, `channel_*`, `telecommand_*`, `is_anomaly_<input>`
     codes 0-4) into a `Mission`, rebuilding the labels table from the codes. `period`: grid step (default: the most common
-    time step); `channel_table`: DataFrame or CSV path (default: the Mission 1 table when it knows every channel)."""
+    time step); `channel_table`: DataFrame or CSV path (default: the Mission 1 table when it knows every channel). A channel
+    without its `is_anomaly_<channel>` column is warned about (it has no labels). `interface`: 'python' or 'cli', the option
+    names the errors suggest."""
+    _remedies(interface)
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found (preprocessed CSV)")
     cols = _Columns(path, "csv")
@@ -531,18 +689,32 @@ def load_preprocessed_csv(path, period=None, channel_table=None, sort: bool = Fa
     inputs = set(chans) | set(tcs)
     unknown = [c for c in labs if c[len("is_anomaly_"):] not in inputs]
     if unknown: raise DataError(f"{where}: label column(s) {unknown[:5]} have no matching input column")
-    t, order = _check_order(_timestamps(cols), np.arange(cols.n), where, sort, dedupe)
+    t_file = _timestamps(cols)
+    t, order = _check_order(t_file, np.arange(cols.n), where, sort, dedupe, interface)
     take = None if len(order) == cols.n and (order == np.arange(cols.n)).all() else order
     idx = _index(t)
-    values, tele = _mission_arrays(cols, chans, tcs, take, idx)
+    values, tele = _mission_arrays(cols, chans, tcs, take, idx, t_file)
+    del t_file
     codes = {c[len("is_anomaly_"):]: _flags(cols.pop(c), c, where, (0, 1, 2, 3, 4)) for c in labs}
     if take is not None: codes = {c: a[take] for c, a in codes.items()}
     tc_lab = [c for c in codes if c.startswith("telecommand_") and codes[c].any()]
     if tc_lab: warnings.warn(f"{where}: labels on telecommand(s) {tc_lab[:5]} are dropped (mission labels name channels only)")
     labels = _labels_from_codes({c: codes[c] for c in natural_sort(codes) if c.startswith("channel_")}, idx)
     table = _default_table(chans, channel_table, where)
+    _warn_unlabelled(chans, codes, table, where)
     p = _infer_period(t, where) if period is None else pd.Timedelta(_period_ns(period), "ns")
     return Mission(values, tele, labels, table, p, name or path.name.split(".")[0])
+
+def _warn_unlabelled(chans, codes: dict, table: pd.DataFrame, where: str):
+    "Warn about channels without an `is_anomaly_<channel>` column, naming the target ones (they get no labels at all)."
+    bare = [c for c in chans if c not in codes]
+    if not bare: return
+    tgt = set(table.loc[table["Target"].astype(bool), "Channel"])
+    targets = [c for c in bare if c in tgt]
+    msg = f"{where}: no label column for channel(s) {bare[:5]}{' ...' if len(bare) > 5 else ''} ({len(bare)} in all; expected is_anomaly_<channel>)"
+    if targets: msg += (f"; target channel(s) {targets[:5]}{' ...' if len(targets) > 5 else ''} will be treated as having no labels "
+                        "(every row nominal)")
+    warnings.warn(msg)
 
 def _infer_period(t: np.ndarray, where: str) -> pd.Timedelta:
     "The most common step between consecutive timestamps."
@@ -600,10 +772,13 @@ def _broadcast_labels(is_anomaly: np.ndarray, index: pd.DatetimeIndex, targets: 
                                          "StartTime": np.repeat(t[s], c), "EndTime": np.repeat(t[e - 1], c), "Category": "Anomaly"}),
                            "labels from is_anomaly")
 
-def load_challenge(path, target_channels=None, channel_table=None, sort: bool = False, name: str | None = None) -> Mission:
+def load_challenge(path, target_channels=None, channel_table=None, sort: bool = False, name: str | None = None,
+                   interface: str = "python") -> Mission:
     """Load a challenge parquet (train: with `is_anomaly`; test: without). Timestamps from a `timestamp` column or
     `2000-01-01 + id * 30 s`; labels = runs of `is_anomaly` on every target channel; `ids` kept. `target_channels`: list,
-    CSV path, or default target_channels.csv next to the file, else the Mission 1 targets present."""
+    CSV path, or default target_channels.csv next to the file, else the Mission 1 targets present. `interface`: 'python' or
+    'cli', the option names the errors suggest."""
+    _remedies(interface)
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found (challenge parquet)")
     cols = _Columns(path, "parquet")
@@ -617,10 +792,13 @@ def load_challenge(path, target_channels=None, channel_table=None, sort: bool = 
     ids = ids.astype(np.int64)
     has_ts = "timestamp" in cols.names
     t = _timestamps(cols) if has_ts else _ns([CHALLENGE_EPOCH]) + ids * _period_ns(CHALLENGE_PERIOD)
-    t, order = _check_order(t, np.arange(cols.n), f"{where} (rows ordered by {'timestamp' if has_ts else 'id'})", sort, False)
+    t_file = t
+    t, order = _check_order(t, np.arange(cols.n), f"{where} (rows ordered by {'timestamp' if has_ts else 'id'})", sort, False,
+                            interface, can_dedupe=False)
     take = None if (order == np.arange(cols.n)).all() else order
     idx = _index(t)
-    values, tele = _mission_arrays(cols, chans, tcs, take, idx)
+    values, tele = _mission_arrays(cols, chans, tcs, take, idx, t_file)
+    del t_file
     if take is not None: ids = ids[take]
     targets = _read_targets(target_channels, path, chans)
     table = _default_table(chans, channel_table, where).copy()
@@ -699,12 +877,13 @@ def write_submission(ids, is_anomaly, path) -> Path:
     return _write_parquet(pa.table({"id": pa.array(ids.astype(np.int64)), "is_anomaly": pa.array(y.astype(np.uint8))}), Path(path))
 
 # %% ../nbs/01_data.ipynb #f13f0c71
-def load_mission(path, **kw) -> Mission:
-    "Load a mission from a raw ESA-ADB directory, a preprocessed CSV or a challenge parquet, recognised from `path`."
+def load_mission(path, trust_pickles: bool = False, **kw) -> Mission:
+    """Load a mission from a raw ESA-ADB directory, a preprocessed CSV or a challenge parquet, recognised from `path`; `kw` go to
+    the reader. `trust_pickles=True`: read a raw directory's pickles with pandas instead of the restricted unpickler."""
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: not found")
     if path.is_dir():
-        if (path / "channels").is_dir(): return load_raw_mission(path, **kw)
+        if (path / "channels").is_dir(): return load_raw_mission(path, trust_pickles=trust_pickles, **kw)
         raise DataError(f"{path}: a directory without a 'channels' folder is not an ESA-ADB raw mission "
                         "(expected channels/, channels.csv, labels.csv; or pass a .csv or .parquet file)")
     suffixes = [s.lower() for s in path.suffixes]
