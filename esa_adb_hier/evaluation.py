@@ -364,12 +364,14 @@ def _zone_scores_benchmark(pieces, g, e):
         total.append((_rec_outside(i, bef, e) if bef else 0) + ((mid[1] - mid[0]) if mid else 0) + (_rec_outside(i, aft, e) if aft else 0))
     return num / den, sum(total) / (g[1] - g[0])
 
-def affiliation_benchmark(ps, pe, gs, ge, lo, hi) -> tuple[np.ndarray, np.ndarray]:
-    "Per ground-truth event `(precision, recall)` from int ns predicted events `[ps, pe)` and events `[gs, ge]` inside `[lo, hi]`, in the benchmark's arithmetic."
+def affiliation_benchmark(ps, pe, gs, ge, lo, hi, end_from_events: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per ground-truth event `(precision, recall)` from int ns predicted events `[ps, pe)` and events `[gs, ge]` inside
+    `[lo, hi]`, in the benchmark's arithmetic. `end_from_events`: `hi` is the end of an event (see below)."""
     ps, pe, gs, ge = (np.asarray(x, np.int64).tolist() for x in (ps, pe, gs, ge))
     lo, hi, n = int(lo), int(hi), len(gs)
     zl = [(2 * lo - gs[0] + gs[0]) / 2] + [(ge[k] + gs[k + 1]) / 2 for k in range(n - 1)]
     zr = zl[1:] + [(ge[-1] + (2 * hi - ge[-1])) / 2]
+    if end_from_events: zr[-1] = np.float64(zr[-1])   # same value; compared with integer times in float64, as numpy does
     first = np.searchsorted(np.asarray(pe, float), np.asarray(zl), side="left")     # candidate events per zone
     last = np.searchsorted(np.asarray(ps, float), np.asarray(zr), side="right")
     prec, rec = np.empty(n), np.empty(n)
@@ -389,8 +391,10 @@ def _affiliation(lab, sel, ps, pe, fr):
     us, ue, _ = merge_closed(s_all, e_all)
     if len(us) == 0: return math.nan, math.nan
     ue1, pe1 = np.where(ue == us, ue + 1, ue), np.where(pe == ps, pe + 1, pe)      # points last 1 ns
-    hi = max(int(fr[1]), int(ue1.max()), int(pe1.max()) if len(pe1) else int(fr[1]))
-    prec, rec = affiliation_benchmark(ps, pe1, us, ue1, fr[0], hi)
+    ends = [int(pe1.max())] if len(pe1) else []
+    ends += [int(ue1.max())]
+    hi = max(ends + [int(fr[1])])
+    prec, rec = affiliation_benchmark(ps, pe1, us, ue1, fr[0], hi, end_from_events=max(ends) >= int(fr[1]))
     zone = np.searchsorted(us, s_all, side="right") - 1
     unselected = np.zeros(len(us), bool); np.logical_or.at(unselected, zone, ~sel)
     keep = ~unselected[zone]
