@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from esa_adb_hier.core import DataError
-from esa_adb_hier.evaluation import (adtqc, challenge_fscore, channel_aware_fscore, esa_scores, evaluate, golden_mismatches,
-                                     read_window_report, run_golden_case, window_report, write_window_report)
+from esa_adb_hier.evaluation import (adtqc, challenge_fscore, channel_aware_fscore, esa_scores, evaluate,
+                                     read_window_report, window_report, write_window_report)
+from esa_adb_hier.testing import golden_mismatches, run_golden_case
 from esa_adb_hier.events import challenge_fscore as events_challenge_fscore
 
 GOLDEN = Path(__file__).parent / "golden"
