@@ -24,8 +24,9 @@ SMAP = ROOT.parent / "shared" / "data" / "smap"        # NASA SMAP telemetry nex
 
 
 def _git(*args) -> str:
-    try: return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    try: r = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError): return ""
+    return r.stdout.strip()
 
 
 def run_info(config=None) -> dict:
@@ -52,7 +53,8 @@ def read_result(path) -> dict:
 
 def write_result(path, payload: dict, config=None) -> Path:
     "Write `payload` (a dict) with this run's `run` block to `path` as JSON, atomically; returns the path."
-    if not isinstance(payload, dict): raise TypeError(f"write_result: payload must be a dict, got {type(payload).__name__}")
+    if not isinstance(payload, dict):
+        raise TypeError(f"write_result: payload must be a dict, got {type(payload).__name__}")
     path = Path(path)
     out = {"run": run_info(config), **{k: v for k, v in payload.items() if k != "run"}}
     text = json.dumps(out, indent=2, default=str)

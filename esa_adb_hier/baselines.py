@@ -23,10 +23,12 @@ def global_std_flags(fit_values, nominal, test_values, k: float = 5.0) -> np.nda
     fit, test = np.atleast_2d(fit.T).T, np.atleast_2d(test.T).T
     nom = np.asarray(nominal, bool)
     nom = np.broadcast_to(nom[:, None] if nom.ndim == 1 else nom, fit.shape)
-    if fit.shape[1] != test.shape[1]: raise DataError(f"global_std_flags: {fit.shape[1]} fitted channels but {test.shape[1]} test channels")
+    if fit.shape[1] != test.shape[1]:
+        raise DataError(f"global_std_flags: {fit.shape[1]} fitted channels but {test.shape[1]} test channels")
     x = np.where(nom, fit, np.nan)
     empty = np.isnan(x).all(axis=0)
-    if empty.any(): raise DataError(f"global_std_flags: channel(s) {np.flatnonzero(empty).tolist()} have no nominal training point")
+    if empty.any():
+        raise DataError(f"global_std_flags: channel(s) {np.flatnonzero(empty).tolist()} have no nominal training point")
     mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
     flags = np.nan_to_num(np.abs(test - mu), nan=0.0) > k * sd
     return flags[:, 0] if one else flags
@@ -40,7 +42,8 @@ def global_std_predictions(train: Mission, test: Mission, k: float = 5.0) -> pd.
     fit, x = train.values[chans].to_numpy(np.float64), test.values[chans].to_numpy(np.float64)
     flags = global_std_flags(fit, nominal, x, k)
     sd = np.nanstd(np.where(nominal, fit, np.nan), axis=0)
-    z = np.nan_to_num(np.abs(x - np.nanmean(np.where(nominal, fit, np.nan), axis=0)) / np.where(sd > 0, sd, np.inf), nan=0.0)
+    mu = np.nanmean(np.where(nominal, fit, np.nan), axis=0)
+    z = np.nan_to_num(np.abs(x - mu) / np.where(sd > 0, sd, np.inf), nan=0.0)
     score = np.clip(z / (2 * k), 0, 1).astype(np.float32)
     cols = {"is_anomaly": flags.any(axis=1).astype(np.uint8), "score": score.max(axis=1)}
     for j, c in enumerate(chans): cols[c] = flags[:, j].astype(np.uint8)

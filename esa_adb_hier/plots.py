@@ -37,7 +37,7 @@ def band(start, end, t0, t1, min_frac: float = MIN_BAND) -> tuple:
 
 # %% ../nbs/08b_plots.ipynb #c77feffc
 def plot_event_matching(labels, y_pred, full_range=None, select_labels=DEFAULT_SELECTION, ax=None, figsize=(9, 2.6)):
-    "Label intervals (one row per ID, coloured by category) above the predicted events coloured by outcome (TP / FP / neutral)."
+    "Label intervals (one row per ID, coloured by category) above the predicted events coloured by outcome."
     lab = check_labels(labels)
     ev = event_table(labels, y_pred, full_range, select_labels)
     with plt.rc_context(FONTS):
@@ -93,7 +93,7 @@ def score_line(labels, is_anomaly: pd.Series, categories=None) -> str:
 
 # %% ../nbs/08b_plots.ipynb #b6ef2af9
 def _draw_bands(ax, rows, t0, t1, y=0.0, h=1.0, **kw):
-    "One rectangle per `(start, end)` in axes-height coordinates `[y, y + h]`, each at least `MIN_BAND` of the span wide."
+    "One rectangle per `(start, end)` in axes-height coordinates `[y, y + h]`, at least `MIN_BAND` of the span wide."
     for s, e in rows:
         left, w = band(max(s, t0), min(e, t1), t0, t1)
         ax.add_patch(Rectangle((mdates.date2num(left), y), w / pd.Timedelta("1D"), h,
@@ -119,7 +119,8 @@ def plot_events(mission: Mission, predictions=None, channels=None, start=None, e
                 max_points: int = 1500, figsize=(12, None), dpi: int = 90, title: str | None = None):
     """Telemetry of `channels` (default: up to 3 labelled target channels) between `start` and `end` with their labelled
     events, then the true events (found: green outline, missed: red) and the alarms (by outcome) when `predictions` is
-    given. Titled with the data, the range and the event-wise score. Downsampled (min/max per bucket) for display only."""
+    given. Titled with the data, the range and the event-wise score. Downsampled (min/max per bucket) for display
+    only."""
     if channels is None:
         labelled = set(mission.labels["Channel"])
         channels = [c for c in mission.target_channels if c in labelled][:3] or mission.channel_names[:3]
@@ -146,13 +147,14 @@ def plot_events(mission: Mission, predictions=None, channels=None, start=None, e
             if len(tt) < len(idx): ax.fill_between(x, lo, hi, step="post", lw=0.8, color="tab:blue", alpha=0.85)
             else: ax.plot(x, v, lw=1.0, color="tab:blue")
             for cat, rows in lab[lab["Channel"] == c].groupby("Category"):
-                _draw_bands(ax, zip(rows["StartTime"], rows["EndTime"]), t0, t1, color=CAT_COLOURS.get(cat, "tab:purple"),
-                            alpha=0.3, lw=0)
+                _draw_bands(ax, zip(rows["StartTime"], rows["EndTime"]), t0, t1,
+                            color=CAT_COLOURS.get(cat, "tab:purple"), alpha=0.3, lw=0)
             if pred is not None and c in pred.columns:
                 p = pred.loc[t0:t1, c].to_numpy()
                 s_, e_ = runs_of_ones(p)
                 ti = pred.loc[t0:t1].index
-                _draw_bands(ax, [(ti[a], ti[min(b, len(ti) - 1)]) for a, b in zip(s_, e_)], t0, t1, 0, 0.06, color="k", lw=0)
+                runs = [(ti[a], ti[min(b, len(ti) - 1)]) for a, b in zip(s_, e_)]
+                _draw_bands(ax, runs, t0, t1, 0, 0.06, color="k", lw=0)
             ax.set_ylabel(c)
         handles = [Patch(color=col, alpha=0.5, label=k) for k, col in CAT_COLOURS.items()]
         head = title or f"{mission.name}: {_span(t0, t1)}"
@@ -186,7 +188,8 @@ def plot_channel_scores(scores, channels=None, start=None, end=None, n_buckets: 
     """Heatmap of per-channel scores over time (rows: channels; columns: time buckets, each showing the bucket's max),
     with the labelled events of `mission` outlined on their channels' rows."""
     df = _prediction_frame(scores)
-    cols = [c for c in df.columns if str(c).startswith("score_channel_")] or [c for c in df.columns if str(c).startswith("channel_")]
+    cols = ([c for c in df.columns if str(c).startswith("score_channel_")]
+            or [c for c in df.columns if str(c).startswith("channel_")])
     if channels is not None:
         want = [f"score_{c}" if f"score_{c}" in df.columns else c for c in channels]
         missing = [c for c in want if c not in df.columns]
@@ -222,8 +225,10 @@ def plot_channel_scores(scores, channels=None, start=None, end=None, n_buckets: 
             chans = [c for c in full.columns if str(c).startswith("channel_")]
             if chans:
                 f = channel_aware_fscore(mission.labels, full[chans], beta=0.5)
-                head += f"\nchannel-aware F0.5 {f['channel_F0.50']:.3f} (P {f['channel_precision']:.3f}, R {f['channel_recall']:.3f})"
-            fig.legend(handles=[Patch(fill=False, edgecolor=c, lw=2, label=f"labelled: {k}") for k, c in _BOX_COLOURS.items()],
+                head += (f"\nchannel-aware F0.5 {f['channel_F0.50']:.3f} "
+                         f"(P {f['channel_precision']:.3f}, R {f['channel_recall']:.3f})")
+            boxes = [Patch(fill=False, edgecolor=c, lw=2, label=f"labelled: {k}") for k, c in _BOX_COLOURS.items()]
+            fig.legend(handles=boxes,
                        loc="lower center", ncol=3, facecolor="0.3", framealpha=1, labelcolor="white")
         ax.set_xlim(x0, x1)
         ax.set_title(head)

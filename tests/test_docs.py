@@ -8,14 +8,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 NBS = REPO / "nbs"
-COPY = ["settings.ini", "setup.py", "pyproject.toml", "README.md", "nbs", "esa_adb_hier", "tests/golden", "benchmarks/results"]
+COPY = ["settings.ini", "setup.py", "pyproject.toml", "README.md", "nbs", "esa_adb_hier", "tests/golden",
+        "benchmarks/results"]
 
 
 def _copy(dst: Path) -> Path:
     dst.mkdir(parents=True)
     for name in COPY:
         src = REPO / name
-        if src.is_dir(): shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        skip = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+        if src.is_dir(): shutil.copytree(src, dst / name, ignore=skip)
         elif src.exists(): (dst / name).parent.mkdir(parents=True, exist_ok=True); shutil.copy(src, dst / name)
     return dst
 
@@ -23,7 +25,8 @@ def _copy(dst: Path) -> Path:
 def test_proc_nbs_processes_every_notebook(tmp_path):
     proj = _copy(tmp_path / "clone")
     env = {**os.environ, "PYTHONPATH": str(proj)}
-    r = subprocess.run(["nbdev_proc_nbs", "--n_workers", "1"], cwd=proj, capture_output=True, text=True, env=env, timeout=1200)
+    r = subprocess.run(["nbdev_proc_nbs", "--n_workers", "1"], cwd=proj, capture_output=True, text=True, env=env,
+                       timeout=1200)
     assert r.returncode == 0, f"nbdev_proc_nbs failed:\n{r.stderr[-4000:]}"
     want = sorted(p.name for p in NBS.glob("*.ipynb") if not p.name.startswith("_"))
     done = sorted(p.name for p in (proj / "_proc").glob("*.ipynb"))
