@@ -10,7 +10,7 @@
 
 Both quality parts report event-wise F0.5 (timestamp version; SMAP uses sample indices as times),
 precision, recall and alarming precision from `esa_adb_hier.evaluation.esa_scores`, next to the
-GlobalSTD5 and GlobalSTD3 baselines computed the same way (`evaluation.global_std_flags`).
+GlobalSTD5 and GlobalSTD3 baselines computed the same way (`baselines.global_std_flags`).
 
 Run:  python benchmarks/bench_autoencoder.py [--parts throughput,synthetic,smap] [--smap-channels N]
 Writes benchmarks/results/autoencoder.json (parts not run are kept from the previous file) and prints tables.
@@ -31,12 +31,13 @@ import torch
 from esa_adb_hier.autoencoder import (AEConfig, AEDetector, AEModel, AttentionGRUAutoencoder, deterministic, fit_robust_scaling,
                                       input_columns, train_autoencoder, window_starts)
 from esa_adb_hier.core import Mission, validate_channels, validate_labels
-from esa_adb_hier.evaluation import esa_scores, global_std_flags
+from _common import SMAP, read_result, stamp, write_result
+from esa_adb_hier.baselines import global_std_flags
+from esa_adb_hier.evaluation import esa_scores
 from esa_adb_hier.synthetic import make_mission
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "autoencoder.json"
-SMAP = HERE.parent.parent / "shared" / "data" / "smap"
 METRICS = ["EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision"]
 
 
@@ -143,7 +144,7 @@ def bench_smap(max_channels: int | None = None, cfg_over: dict | None = None, lo
     seqs = {}
     for chan, s in zip(meta.chan_id, meta.anomaly_sequences): seqs.setdefault(chan, []).extend(json.loads(s))
     chans = sorted(seqs)[:max_channels] if max_channels else sorted(seqs)
-    rows, t_start = [], time.perf_counter()
+    rows, laid, t_start = [], [], time.perf_counter()
     for chan in chans:
         m, n_tr, n_te = smap_mission(chan, seqs[chan])
         split = n_tr + n_te // 2
@@ -157,11 +158,14 @@ def bench_smap(max_channels: int | None = None, cfg_over: dict | None = None, lo
         dt = time.perf_counter() - t0
         r = {"channel": chan, "test_rows": len(test), "events": int(test.labels.ID.nunique()), "fit_predict_s": dt,
              "epochs_run": int(len(det.model.history)), "forest": det.forest is not None}
+        flags = {"autoencoder": pred["is_anomaly"].to_numpy(),
+                 **{f"GlobalSTD{k}": global_std_flags(fit.values.to_numpy(), fit.nominal_mask(), test.values.to_numpy(), k).any(axis=1)
+                    for k in (5, 3)}}
+        laid.append((chan, test, flags))                    # every channel, with or without events, for the end-to-end score
         if r["events"] == 0:
             r["skipped"] = "no labelled event in the scored half"; rows.append(r); log(f"{chan}: no event in the scored half"); continue
-        for name, flags in [("autoencoder", pred["is_anomaly"].to_numpy()),
-                            *[(f"GlobalSTD{k}", global_std_flags(fit.values.to_numpy(), fit.nominal_mask(), test.values.to_numpy(), k).any(axis=1)) for k in (5, 3)]]:
-            for key, v in quality(test.labels, test.index, flags).items(): r[f"{name}.{key}"] = v
+        for name, f in flags.items():
+            for key, v in quality(test.labels, test.index, f).items(): r[f"{name}.{key}"] = v
         rows.append(r)
         log(f"{chan}: {dt:6.1f}s  AE F0.5 {r['autoencoder.EW_F_0.50']:.3f}  STD5 {r['GlobalSTD5.EW_F_0.50']:.3f}  STD3 {r['GlobalSTD3.EW_F_0.50']:.3f}")
     df = pd.DataFrame(rows)
@@ -169,7 +173,23 @@ def bench_smap(max_channels: int | None = None, cfg_over: dict | None = None, lo
     summary = {name: {k: float(scored[f"{name}.{k}"].mean()) for k in METRICS} for name in ("autoencoder", "GlobalSTD5", "GlobalSTD3")}
     return {"channels": len(chans), "scored_channels": int(len(scored)), "total_s": time.perf_counter() - t_start,
             "config_overrides": {"stride": 1, "epochs": 20, "patience": 5, **(cfg_over or {})},
-            "mean_over_channels": summary, "per_channel": json.loads(df.to_json(orient="records"))}
+            "end_to_end": end_to_end(laid), "mean_over_channels": summary, "per_channel": json.loads(df.to_json(orient="records"))}
+
+
+def end_to_end(laid: list) -> dict:
+    "Scores with the scored halves of all channels laid end to end as one series (1 s apart), as the ensemble benchmark does."
+    labels, offset = [], 0
+    for chan, test, _ in laid:
+        n = len(test)
+        s = np.clip(test.index.searchsorted(test.labels["StartTime"], side="left"), 0, n - 1)
+        e = np.clip(test.index.searchsorted(test.labels["EndTime"], side="right") - 1, 0, n - 1)
+        labels += [(i, offset + a, offset + b) for i, a, b in zip(test.labels["ID"], s, e) if b >= a]
+        offset += len(test)
+    idx = pd.date_range("2000-01-01", periods=offset, freq="1s", name="timestamp")
+    lab = pd.DataFrame({"ID": [i for i, _, _ in labels], "Channel": "channel_1", "StartTime": idx[[s for _, s, _ in labels]],
+                        "EndTime": idx[[e for _, _, e in labels]], "Category": "Anomaly"})
+    names = list(laid[0][2]) if laid else []
+    return {n: quality(lab, idx, np.concatenate([f[n] for _, _, f in laid])) for n in names}
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -188,10 +208,11 @@ def table(parts: dict) -> str:
         s = parts["stream_memory"]
         lines.append(f"Streaming predict of {s['rows']:,} rows x 76 channels: {s['predict_s']:.1f}s, peak RSS {s['peak_rss_mb_before_predict']:.0f} ->"
                      f" {s['peak_rss_mb_after_predict']:.0f} MB (mission values {s['mission_values_mb']:.0f} MB, predictions {s['predictions_frame_mb']:.0f} MB)")
-    for part, key in (("synthetic", None), ("smap", "mean_over_channels")):
-        if part not in parts: continue
+    for part, key in (("synthetic", None), ("smap", "end_to_end"), ("smap", "mean_over_channels")):
+        if part not in parts or (key is not None and key not in parts[part]): continue
         d = parts[part] if key is None else parts[part][key]
-        lines.append(f"{part}: " + ("" if key is None else f"(mean over {parts[part]['scored_channels']} channels)"))
+        lines.append(f"{part}: " + {None: "", "end_to_end": f"(all {parts[part]['channels']} channels laid end to end: the ranking)",
+                                     "mean_over_channels": f"(mean over the {parts[part]['scored_channels']} channels with events)"}[key])
         lines.append(f"  {'detector':<12}" + "".join(f"{k:>20}" for k in METRICS))
         for name in ("autoencoder", "GlobalSTD5", "GlobalSTD3"):
             lines.append(f"  {name:<12}" + "".join(f"{d[name][k]:>20.3f}" for k in METRICS))
@@ -206,7 +227,7 @@ def main(argv=None):
     ap.add_argument("--synthetic-days", type=float, default=120)
     ap.add_argument("--smap-epochs", type=int, default=20)
     args = ap.parse_args(argv)
-    res = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    res = read_result(RESULTS)
     res["machine"] = {"cpu_count": __import__("os").cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
                       "cuda": torch.cuda.is_available()}
     for part in args.parts.split(","):
@@ -217,9 +238,9 @@ def main(argv=None):
         elif part == "smap": res[part] = bench_smap(args.smap_channels, {"epochs": args.smap_epochs})
         else: raise SystemExit(f"unknown part {part!r}")
         res[part]["load_average_after"] = __import__("os").getloadavg()   # the machine is shared: read timings with this in mind
+        stamp(res[part], vars(args))                                       # parts not run keep the run block of their own run
         print(f"[{part} done in {time.perf_counter() - t0:.0f}s]", flush=True)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(res, indent=2, default=str))
+        write_result(RESULTS, res, vars(args))
     print(table(res))
 
 

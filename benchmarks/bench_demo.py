@@ -22,9 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from esa_adb_hier.cli import DEMO_DAYS, score_predictions, metrics_dict
-from esa_adb_hier.core import read_json, write_json
+from esa_adb_hier.core import read_json
 from esa_adb_hier.data import load_mission
-from esa_adb_hier.evaluation import global_std_predictions
+from _common import write_result
+from esa_adb_hier.baselines import global_std_predictions
 
 HERE = Path(__file__).resolve().parent
 KEYS = ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision", "channel_F0.50", "subsystem_F0.50", "AFF_F_0.50")
@@ -82,7 +83,7 @@ def main():
         "ratio_EW_F_0.50_vs_GlobalSTD5": (demo_metrics["EW_F_0.50"] / refs["GlobalSTD5"]["metrics"]["EW_F_0.50"]
                                           if refs["GlobalSTD5"]["metrics"].get("EW_F_0.50") else None),
     }
-    write_json(result, a.out)
+    write_result(a.out, result, vars(a))
     print(f"\ndemo ({a.days:g} days, seed {a.seed}): wall {result['wall_s_median']:.1f} s (median of {a.repeats}), "
           f"peak RSS {result['peak_rss_mb']:.0f} MB")
     print("stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in rec["timings_s"].items()))

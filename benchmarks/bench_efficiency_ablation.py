@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
+from _common import write_result
 from esa_adb_hier.evaluation import esa_scores
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ def main():
         print(name, json.dumps(res[name]), flush=True)
     out = {"data": f"make_mission(days={a.days}, seed=7), channels {chans}, fit first 70 % / score last 30 %",
            "events_scored": int(lab["ID"].nunique()), "n_jobs": a.n_jobs, "repeats": a.repeats, "results": res}
-    OUT.parent.mkdir(parents=True, exist_ok=True); OUT.write_text(json.dumps(out, indent=2)); print(f"wrote {OUT}")
+    write_result(OUT, out, vars(a)); print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":

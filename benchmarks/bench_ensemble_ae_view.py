@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
+from _common import write_result
 from esa_adb_hier.evaluation import esa_scores
 from esa_adb_hier.synthetic import make_mission
 
@@ -48,8 +49,7 @@ def main():
            "preset": "fast", "autoencoder_settings": AE_SETTINGS,
            "without_view": run(mission, a.train_fraction, False), "with_view": run(mission, a.train_fraction, True),
            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(res, indent=2))
+    write_result(RESULTS, res, {**vars(a), "autoencoder_settings": AE_SETTINGS})
     print(pd.DataFrame({k: res[k] for k in ("without_view", "with_view")}).round(3).to_string())
 
 

@@ -31,12 +31,12 @@ import pandas as pd
 
 from esa_adb_hier.core import DataError, Mission, validate_labels
 from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
-from esa_adb_hier.evaluation import esa_scores, global_std_flags
+from _common import SMAP, read_result, stamp, write_result
+from esa_adb_hier.baselines import global_std_flags
+from esa_adb_hier.evaluation import esa_scores
 from esa_adb_hier.events import challenge_fscore
 
 ROOT = Path(__file__).resolve().parents[1]
-SMAP = ROOT.parent / "shared" / "data" / "smap"
-if not SMAP.exists(): SMAP = Path("/work/shared/data/smap")
 OUT = ROOT / "benchmarks" / "results" / "ensemble_quality.json"
 KEYS = ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision")
 
@@ -119,8 +119,11 @@ def smap(n_jobs: int, limit: int | None = None) -> dict:
         per.append({"chan": chan, "ok": ok, "secs": secs, "y_true": y_true, "labels": lab_rows,
                     "ensemble": y_ens, "GlobalSTD5": global_std_flags(v_fit, nom, v_sc, 5).any(axis=1), "GlobalSTD3": global_std_flags(v_fit, nom, v_sc, 3).any(axis=1)})
     trained = [p for p in per if p["ok"]]
-    res = {"all channels": _smap_scores(per), "channels with training labels": _smap_scores(trained) if trained else None}
-    return {"data": f"SMAP, {len(rows)} channels; fit on train + first half of test, score the second half (channels laid end to end)",
+    res = {"all channels": _smap_scores(per), "channels with training labels": _smap_scores(trained) if trained else None,
+           "all channels, mean over channels": _smap_channel_mean(per),
+           "channels with training labels, mean over channels": _smap_channel_mean(trained) if trained else None}
+    return {"data": f"SMAP, {len(rows)} channels; fit on train + first half of test, score the second half: channels laid end "
+                    "to end as one series (the ranking), then each channel alone and the mean over channels",
             "rows_scored": int(sum(len(p["y_true"]) for p in per)), "events_scored": int(sum(len(p["labels"]) for p in per)),
             "channels_trained": [p["chan"] for p in trained], "events_on_trained_channels": int(sum(len(p["labels"]) for p in trained)),
             "fit_predict_s_total": round(sum(p["secs"] for p in per), 1), "config": SMAP_CONFIG, "results": res}
@@ -137,6 +140,12 @@ def _smap_scores(per: list) -> dict:
     lab = pd.DataFrame({"ID": [d["ID"] for d in labels], "Channel": "channel_1", "StartTime": idx[[d["s"] for d in labels]],
                         "EndTime": idx[[d["e"] for d in labels]], "Category": "Anomaly"})
     return {k: scores(lab, idx, y_true, np.concatenate([p[k] for p in per])) for k in ("ensemble", "GlobalSTD5", "GlobalSTD3")}
+
+
+def _smap_channel_mean(per: list) -> dict:
+    "Each channel scored on its own (channels with a labelled event in the scored half), then the mean over channels."
+    each = [_smap_scores([p]) for p in per if p["labels"]]
+    return {k: {m: float(np.mean([e[k][m] for e in each])) for m in each[0][k]} for k in each[0]} if each else None
 
 
 def _smap_one(chan: str, seqs: list, cfg: dict):
@@ -171,22 +180,21 @@ def main():
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--smap-limit", type=int, default=None, help="only the first N SMAP channels (quick check)")
     a = ap.parse_args()
-    out = json.loads(OUT.read_text()) if OUT.exists() else {}
+    out = read_result(OUT)
     out["machine"] = {"platform": platform.platform(), "cpus": __import__("os").cpu_count()}
     t0 = time.perf_counter()
     if a.part in ("synthetic", "all"):
         key = f"synthetic_{a.days}d_{a.preset}" + ("" if a.spread == "mean" else f"_spread_{a.spread}")
         out.pop("synthetic", None)
-        out[key] = synthetic(a.days, a.preset, a.n_jobs, spread=a.spread)
+        out[key] = stamp(synthetic(a.days, a.preset, a.n_jobs, spread=a.spread), vars(a))
         print(table(out[key]["data"] + f" (preset {a.preset}; fit {out[key]['fit_s']} s, predict {out[key]['predict_s']} s)", out[key]["results"]))
     if a.part in ("smap", "all"):
-        out["smap"] = smap(a.n_jobs, a.smap_limit)
+        out["smap"] = stamp(smap(a.n_jobs, a.smap_limit), vars(a))
         for part, r in out["smap"]["results"].items():
             if r: print(table(f"{out['smap']['data']}: {part} ({len(out['smap']['channels_trained'])} channels have labelled events to learn from)", r))
     out["peak_rss_mb"] = round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1)
     out["wall_s"] = round(time.perf_counter() - t0, 1)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(out, indent=2, default=str))
+    write_result(OUT, out, vars(a))
     print(f"\nwrote {OUT}")
 
 

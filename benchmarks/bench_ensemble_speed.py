@@ -115,9 +115,9 @@ def main():
     ap.add_argument("--tag", default=None, help="key of this run in the results file (default: the preset)")
     a = ap.parse_args()
     if a.report_only:
-        all_res = json.loads(OUT.read_text()); r = all_res[a.tag or a.preset]
+        all_res = read_result(OUT); r = all_res[a.tag or a.preset]
         r["extrapolation"] = extrapolate(r["runs"], len(r["channels_measured"]), r["n_jobs"])
-        OUT.write_text(json.dumps(all_res, indent=2)); print(json.dumps(r["extrapolation"], indent=2)); return
+        write_result(OUT, all_res, vars(a)); print(json.dumps(r["extrapolation"], indent=2)); return
     if a.one is not None:
         print("RESULT " + json.dumps(one(a.one, a.preset, a.channels, a.n_jobs))); return
     t_start, runs, skipped = time.perf_counter(), [], []
@@ -135,9 +135,9 @@ def main():
     from esa_adb_hier.core import mission1_targets
     res = {"preset": a.preset, "n_jobs": a.n_jobs, "channels_measured": CHANNELS[:a.channels] if a.channels <= len(CHANNELS) else mission1_targets()[:a.channels], "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
            "loadavg_at_end": os.getloadavg()}, "runs": runs, "skipped_for_budget": skipped, "extrapolation": ext}
-    all_res = json.loads(OUT.read_text()) if OUT.exists() else {}
-    all_res[a.tag or a.preset] = res
-    OUT.parent.mkdir(parents=True, exist_ok=True); OUT.write_text(json.dumps(all_res, indent=2))
+    all_res = read_result(OUT)
+    all_res[a.tag or a.preset] = stamp(res, vars(a))
+    write_result(OUT, all_res, vars(a))
     print(f"\npreset {a.preset}, {a.channels} channels, n_jobs {a.n_jobs}")
     print(f"{'days':>5} {'rows':>9} {'fit s':>8} {'pred s':>7} {'mining':>7} {'feat':>7} {'layer1':>7} {'layer2':>7} {'layer3':>7} {'peak MB':>8} {'model MB':>9}")
     for r in runs:

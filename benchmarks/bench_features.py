@@ -87,7 +87,8 @@ def _fast_worker(conn, n, length, step, window, stride, repeats, seed):
 
 
 def _naive_worker(conn, n, length, step, window, stride, repeats, seed):
-    from esa_adb_hier.features import _naive_pool, naive_segment_features, pool_min_max, segment_features
+    from esa_adb_hier.features import pool_min_max, segment_features
+    from esa_adb_hier.testing import _naive_pool, naive_segment_features
     x = make_series(n, seed)
     naive, fast = [], []
     for _ in range(repeats):
@@ -181,10 +182,8 @@ def main(argv=None):
     print(f"speed-up vs naive (cpu): {naive['ratio_full_cpu']:.0f}x at full length, {naive['ratio_same_size_cpu']:.0f}x at {naive['n']:,} samples; "
           f"cost ~ n^{exponent:.3f}; blocked == unblocked: {ident['blocked_equals_unblocked']}; load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}")
     if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        tmp.replace(out_path)
+        from _common import write_result
+        write_result(out_path, result, {**vars(a), "configs": configs})
         print(f"wrote {out_path}")
     return result
 

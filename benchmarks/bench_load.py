@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from esa_adb_hier.core import mission1_channels, write_json
+from esa_adb_hier.core import mission1_channels
 
 HERE = Path(__file__).resolve().parent
 START = pd.Timestamp("2000-01-01")
@@ -158,7 +158,8 @@ def main():
                           "pandas": pd.__version__, "numpy": np.__version__},
               "cases": cases, "extrapolation_mission1": extra,
               "goal": {"seconds": 600, "peak_rss_mb": 8192}}
-    write_json(result, a.out)
+    from _common import write_result
+    write_result(a.out, result, vars(a))
 
     print(f"{'years':>5} {'raw points':>12} {'grid rows':>10} {'load s':>7} {'cpu s':>6} {'read-only s':>11} {'ratio':>6} {'Mpts/s':>7} {'Mpts/cpu s':>10} {'peak MB':>8} {'loadavg':>7}")
     for c in cases:

@@ -98,8 +98,8 @@ def main():
             "repeat": args.repeat, "python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
             "machine": platform.machine(), "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "EW_F_0.50_of_the_case": ew["EW_F_0.50"]}
-    out = Path(args.out); out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"case": info, "results": results}, indent=2))
+    from _common import write_result
+    write_result(args.out, {"case": info, "results": results}, vars(args))
     print(f"{args.samples:,} samples, {info['events']} events ({info['label_rows']} label rows), {info['predicted_events']} predicted events, median of {args.repeat}")
     print(f"{'metric':58s} {'median s':>9s} {'x ref':>7s} {'peak MB':>8s}")
     for r in results: print(f"{r['metric']:58s} {r['median_s']:9.3f} {r['ratio_to_reference']:7.1f} {r['peak_mb']:8.0f}")

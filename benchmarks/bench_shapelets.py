@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from esa_adb_hier.features import n_segments
-from esa_adb_hier.shapelets import _reference_transform, mine_shapelets, shapelet_transform
+from esa_adb_hier.shapelets import mine_shapelets, shapelet_transform
+from esa_adb_hier.testing import _reference_transform
 
 
 def telemetry(n, seed=0):
@@ -148,8 +149,8 @@ def main(argv=None):
     print(f"  mining 3 M samples: {tm:.2f} s ({info.attrs})", flush=True)
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["load_average_at_end"] = os.getloadavg()
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(results, indent=2))
+    from _common import write_result
+    write_result(a.out, results, vars(a))
     print(f"\n{'case':32s} {'threads':>7s} {'seconds':>8s} {'GMAC/s':>7s} {'% peak':>7s} {'x brute':>8s} {'x sktime':>9s} {'max err':>8s}")
     for c in results["cases"]:
         for r in c["by_threads"]:                               # ratios against each thread count's own time

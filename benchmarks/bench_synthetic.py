@@ -110,9 +110,8 @@ def main(argv=None):
                        "load_average_at_start": os.getloadavg()},
            "quick": a.quick, "runs": rows, "mission1_extrapolation": full,
            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = a.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(res, indent=2)); os.replace(tmp, a.out)
+    from _common import write_result
+    write_result(a.out, res, vars(a))
 
     print(f"{'task':9} {'days':>5} {'chan':>4} {'grid rows':>11} {'raw points':>12} {'s (median)':>10} {'cpu s':>7} "
           f"{'x ref':>6} {'peak MB':>8} {'raw pts/s':>11}")

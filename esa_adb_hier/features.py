@@ -16,8 +16,8 @@ from scipy import ndimage
 from .core import DataError
 
 # %% auto #0
-__all__ = ['FEATURES', 'n_segments', 'segment_ranges', 'stft_frames', 'feature_columns', 'naive_segment_features',
-           'segment_features', 'pooled_segment_ranges', 'pooled_sample_ranges', 'pool_min_max', 'spread_to_samples']
+__all__ = ['FEATURES', 'n_segments', 'segment_ranges', 'stft_frames', 'feature_columns', 'segment_features',
+           'pooled_segment_ranges', 'pooled_sample_ranges', 'pool_min_max', 'spread_to_samples']
 
 # %% ../nbs/04_features.ipynb #1ac0bd16
 def n_segments(n: int, length: int, step: int) -> int:
@@ -47,30 +47,6 @@ def feature_columns(lags: Sequence[int] = (1, 2, 3, 4, 5)) -> list:
     "Column names of `segment_features` (without `valid`)."
     return list(FEATURES) + [f"d{k}_{s}" for k in lags for s in ("mean", "max", "min")]
 
-def naive_segment_features(x, length: int = 50, step: int = 10, lags=(1, 2, 3, 4, 5), stft_frame=None, stft_hop=None) -> pd.DataFrame:
-    "Slow per-window float64 reference of `segment_features` (a loop over segments; for tests and benchmarks only)."
-    from scipy.signal import stft
-    x = np.asarray(x); F, H = stft_frames(length, stft_frame, stft_hop)
-    ns = n_segments(len(x), length, step)
-    rows, valid = np.full((ns, len(FEATURES)), np.nan), np.zeros(ns, dtype=bool)
-    t = np.arange(length) - (length - 1) / 2
-    for i in range(ns):
-        s = x[i * step: i * step + length].astype(np.float64)
-        if not np.isfinite(s).all(): continue
-        valid[i] = True
-        mu = s.mean(); d = s - mu; var = np.mean(d ** 2); sd = np.sqrt(var)
-        if s.max() == s.min():
-            rows[i] = [s.min(), s.max(), mu, 0, 0, 0, 0, 0, 0, 0, 0]; continue
-        mag = np.abs(np.fft.rfft(d)); fb = np.arange(len(mag)) / length
-        E = np.abs(stft(s, window="hann", nperseg=F, noverlap=F - H, detrend="constant", boundary=None, padded=False)[2]).sum(0)
-        rows[i] = [s.min(), s.max(), mu, var, sd, np.mean(d ** 3) / sd ** 3, np.mean(d ** 4) / var ** 2 - 3,
-                   (t * d).sum() / (t * t).sum(), np.var(np.diff(s)),
-                   (fb * mag).sum() / mag.sum() if mag.sum() > 0 else 0.0, E.std() / E.mean() if E.mean() > 0 else 0.0]
-    df = pd.DataFrame(rows, columns=list(FEATURES))
-    for k in lags:
-        for c in ("mean", "max", "min"): df[f"d{k}_{c}"] = df[c] - df[c].shift(k)
-    df["valid"] = valid
-    return df
 
 # %% ../nbs/04_features.ipynb #a508c503
 def _hann(F: int) -> np.ndarray: return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(F) / F)
@@ -178,17 +154,6 @@ def segment_features(x, length: int = 50, step: int = 10, lags: Sequence[int] = 
     df["valid"] = valid
     return df
 
-# %% ../nbs/04_features.ipynb #1254694b
-def _assert_features_close(fast: pd.DataFrame, ref: pd.DataFrame, rtol: float = 1e-6):
-    "Raise AssertionError naming the column where `fast` and `ref` differ by more than `rtol` (relative; absolute floor 1e-9 of the column scale, + 1e-7 for dimensionless columns)."
-    if list(fast.columns) != list(ref.columns): raise AssertionError(f"columns differ: {list(fast.columns)} vs {list(ref.columns)}")
-    if not np.array_equal(fast["valid"].to_numpy(), ref["valid"].to_numpy()): raise AssertionError("valid differs")
-    for c in fast.columns.drop("valid"):
-        a, b = fast[c].to_numpy(np.float64), ref[c].to_numpy(np.float64)
-        scale = np.nanmax(np.abs(b)) if np.isfinite(b).any() else 0.0
-        floor = 1e-9 * scale + (1e-7 if c in ("skew", "kurtosis", "spectral_centroid", "stft_energy") else 0.0)
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=floor, equal_nan=True, err_msg=f"column {c}")
-
 # %% ../nbs/04_features.ipynb #0484430f
 def pooled_segment_ranges(n_segments: int, window: int = 200, stride: int = 20) -> tuple[np.ndarray, np.ndarray]:
     "Half-open segment range `[start, stop)` of every pooled row, with a final right-aligned row for a ragged end."
@@ -249,22 +214,6 @@ def pool_min_max(features: pd.DataFrame, window: int = 200, stride: int = 20) ->
     if "valid" in features.columns:
         bad_n = np.concatenate(([0], np.cumsum(~features["valid"].to_numpy(bool), dtype=np.int64)))
         out["valid"] = (bad_n[stops] - bad_n[starts]) == 0
-    return out
-
-# %% ../nbs/04_features.ipynb #bfe654d0
-def _naive_pool(features: pd.DataFrame, window: int, stride: int) -> pd.DataFrame:
-    "Per-row reference of `pool_min_max` (a loop over pooled rows; tests only)."
-    cols = [c for c in features.columns if c != "valid"]
-    s, e = pooled_segment_ranges(len(features), window, stride)
-    V = features[cols].to_numpy(np.float64)
-    with np.errstate(all="ignore"):
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            lo = np.array([np.nanmin(V[a:b], axis=0) for a, b in zip(s, e)]).reshape(len(s), len(cols))
-            hi = np.array([np.nanmax(V[a:b], axis=0) for a, b in zip(s, e)]).reshape(len(s), len(cols))
-    out = pd.DataFrame(np.concatenate([lo, hi], axis=1), columns=[f"min_{c}" for c in cols] + [f"max_{c}" for c in cols])
-    if "valid" in features.columns: out["valid"] = [bool(features["valid"].iloc[a:b].all()) for a, b in zip(s, e)]
     return out
 
 # %% ../nbs/04_features.ipynb #96848bf7

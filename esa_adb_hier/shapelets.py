@@ -64,28 +64,6 @@ def _exact_scores(win: torch.Tensor, S: torch.Tensor, bias: float) -> torch.Tens
     z = torch.where(const, torch.zeros_like(dev), dev / torch.where(const, torch.ones_like(sd), sd))
     return (z @ S.T + bias) / L
 
-def _reference_transform(x, shapelets, length=50, step=10, bias=0.0, dilation=1, padding=0, chunk=2048) -> np.ndarray:
-    """Brute force in float64, independent of the engine: every segment is padded, every window materialised,
-    z-normalised with numpy's two-pass mean/std and dotted with the shapelet."""
-    x = np.asarray(x, dtype=np.float64); shp = [np.asarray(s, np.float64) for s in shapelets]
-    nseg = n_segments(len(x), length, step)
-    out = np.empty((nseg, 2 * len(shp)))
-    for c0 in range(0, nseg, chunk):
-        st = np.arange(c0, min(nseg, c0 + chunk)) * step
-        seg = np.pad(x[st[:, None] + np.arange(length)], ((0, 0), (padding, padding)))
-        bad = ~np.isfinite(seg).all(1)
-        for k, s in enumerate(shp):
-            L = len(s); span = (L - 1) * dilation + 1
-            pos = np.arange(length + 2 * padding - span + 1)
-            win = seg[:, pos[:, None] + dilation * np.arange(L)]          # (segments, positions, L)
-            with np.errstate(invalid="ignore", divide="ignore"):     # non-finite segments are set to NaN below
-                sd = win.std(2, keepdims=True)
-                const = np.ptp(win, axis=2)[..., None] == 0
-                z = np.where(const, 0.0, (win - win.mean(2, keepdims=True)) / np.where(const, 1.0, sd))
-            r = (z @ s + bias) / L
-            out[c0:c0 + len(st), 2 * k], out[c0:c0 + len(st), 2 * k + 1] = r.max(1), r.min(1)
-        out[c0:c0 + len(st)][bad] = np.nan
-    return out
 
 # %% ../nbs/05_shapelets.ipynb #ec4619e5
 _U32 = 2.0 ** -24          # unit roundoff of float32

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from esa_adb_hier.core import DataError
-from esa_adb_hier.evaluation import (adtqc, challenge_fscore, channel_aware_fscore, esa_scores, evaluate, golden_mismatches,
-                                     read_window_report, run_golden_case, window_report, write_window_report)
+from esa_adb_hier.evaluation import (adtqc, challenge_fscore, channel_aware_fscore, esa_scores, evaluate,
+                                     read_window_report, window_report, write_window_report)
+from esa_adb_hier.testing import golden_mismatches, run_golden_case
 from esa_adb_hier.events import challenge_fscore as events_challenge_fscore
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -216,3 +217,47 @@ def test_window_report_long_runs_and_partial_window():
         window_report(y, window=-3)
     with pytest.raises(DataError, match="'all' or 'starts'"):
         window_report(y, indices="some")
+
+
+# predictions touching either end of the range (affiliation at the range end, see 08_evaluation)
+_T100 = pd.date_range("2021-03-01", periods=100, freq="30s", unit="ns")
+
+
+def _ends(pred_at, rows, full_range=None):
+    y = pd.Series(0, index=_T100)
+    y.iloc[list(pred_at)] = 1
+    lab = pd.DataFrame({"ID": [f"id_{k}" for k in range(len(rows))], "Channel": "ch1", "Category": "Anomaly",
+                        "StartTime": [_T100[a] for a, _ in rows], "EndTime": [_T100[b] for _, b in rows]})
+    return esa_scores(lab, y, full_range)
+
+
+def test_affiliation_last_sample_only_next_to_event():
+    r = _ends([99], [(80, 99)])
+    assert abs(r["AFF_precision"] - (80 * 30e9 - 0.5) / (99 * 30e9)) < 1e-12
+    assert r["AFF_recall"] == 0.0 and r["AFF_F_0.50"] == 0.0
+    assert (r["EW_precision"], r["EW_recall"]) == (1.0, 1.0)
+
+
+def test_affiliation_last_sample_on_point_label():
+    r = _ends([99], [(99, 99)])
+    assert (r["AFF_precision"], r["AFF_recall"], r["AFF_F_0.50"]) == (1.0, 1.0, 1.0)
+
+
+def test_affiliation_first_sample_only():
+    r = _ends([0], [(0, 10)])
+    assert r["AFF_precision"] == 1.0
+    assert 0.5 < r["AFF_recall"] < 1.0
+    r = _ends([0], [(0, 0)])                       # point label on the first sample: the run [t0, t1) covers it
+    assert r["EW_recall"] == 1.0 and 0 < r["AFF_precision"] < 1.0 and r["AFF_recall"] == 1.0
+
+
+def test_affiliation_both_ends():
+    r = _ends([0, 99], [(0, 5), (90, 99)])
+    assert r["EW_recall"] == 1.0
+    assert 0.5 < r["AFF_precision"] < 1.0 and 0 < r["AFF_recall"] < 0.5
+
+
+def test_affiliation_longer_full_range_drops_nothing():
+    # a given range longer than every event: the last zone ends past the prediction, compared exactly
+    r = _ends([98], [(90, 98)], full_range=(_T100[0], _T100[99]))
+    assert 0.5 < r["AFF_precision"] < 1.0 and r["AFF_recall"] > 0

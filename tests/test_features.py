@@ -5,9 +5,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from esa_adb_hier.core import DataError
-from esa_adb_hier.features import (FEATURES, _assert_features_close, _naive_pool, feature_columns, n_segments,
-                                   naive_segment_features, pool_min_max, pooled_sample_ranges, pooled_segment_ranges,
+from esa_adb_hier.features import (FEATURES, feature_columns, n_segments,
+                                   pool_min_max, pooled_sample_ranges, pooled_segment_ranges,
                                    segment_features, segment_ranges, spread_to_samples)
+from esa_adb_hier.testing import _assert_features_close, _naive_pool, naive_segment_features
 
 
 def telemetry(n, seed, offset=0.0, dtype=np.float32, const_frac=0.3, nan_at=()):

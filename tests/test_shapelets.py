@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from esa_adb_hier.core import DataError
-from esa_adb_hier.shapelets import _reference_transform, dirichlet_shapelets, mine_shapelets, shapelet_transform
+from esa_adb_hier.shapelets import dirichlet_shapelets, mine_shapelets, shapelet_transform
+from esa_adb_hier.testing import _reference_transform
 
 torch.set_num_threads(1)   # test files run side by side (pytest-xdist): one intra-op thread each avoids oversubscription
 

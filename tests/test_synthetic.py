@@ -5,7 +5,7 @@ import pytest
 
 from esa_adb_hier.core import DataError, interval_bounds
 from esa_adb_hier.data import load_raw_mission
-from esa_adb_hier.evaluation import global_std_flags
+from esa_adb_hier.baselines import global_std_flags
 from esa_adb_hier.events import challenge_fscore
 from esa_adb_hier.synthetic import (ANOMALY_CLASSES, MISSION1_TELECOMMANDS, RARE_EVENT_CLASSES, channel_raw,
                                     generate_raw_mission, make_mission, plan_mission, write_raw_mission)
