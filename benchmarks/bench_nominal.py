@@ -176,7 +176,7 @@ ABLATION = {
     "PCA residual, segments of 100 every 20": {"length": 100, "step": 20},
     "PCA residual, budget threshold (margin 1)": {"threshold": "budget", "margin": 1.0},
     "PCA residual, budget threshold (margin 2)": {"threshold": "budget", "margin": 2.0},
-    "PCA residual, no pruning": {"min_decrease": 0.0},
+    "PCA residual, dynamic threshold with pruning": {"prune": True},
     "ridge prediction residual": {"alarm_view": "residual"},
     "max of PCA and ridge residuals": {"alarm_view": "max"},
 }
