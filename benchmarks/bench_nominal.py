@@ -116,7 +116,8 @@ def end_to_end(parts: list) -> dict:
     yt = np.concatenate([p[0] for p in parts]); yp = np.concatenate([p[1] for p in parts])
     idx = pd.date_range("2000-01-01", periods=len(yt), freq="1s")
     lab = pd.DataFrame({"ID": [f"e{i}" for i in range(len(labels))], "Channel": "channel_1",
-                        "StartTime": idx[[s for s, _ in labels]], "EndTime": idx[[e for _, e in labels]], "Category": "Anomaly"})
+                        "StartTime": idx[[s for s, _ in labels]], "EndTime": idx[[e for _, e in labels]],
+                        "Category": "Anomaly"})
     es = esa_scores(lab, pd.Series(yp.astype(np.uint8), index=idx), full_range=(idx[0], idx[-1]))
     out = {k: round(float(es[k]), 4) for k in KEYS}
     out["alarm_share"] = round(float(yp.mean()), 4)
@@ -133,7 +134,6 @@ def smap_scores(per: dict, y: dict) -> dict:
 
 # --- 1. SMAP ---------------------------------------------------------------------------------------------------------
 def _smap_channel(ch):
-    fit, _ = ch.split(0.5)
     cut = ch.split_at(0.5)
     x = ch.mission.values["channel_1"].to_numpy(np.float64)
     cmd = ch.mission.telecommands.to_numpy()
@@ -203,8 +203,9 @@ def smap(args) -> dict:
                **({"GlobalSTD5": (gstd, {"k": 5.0}), "GlobalSTD3": (gstd, {"k": 3.0})} if args.no_peer else {})}
     flags, secs = run_methods(methods, data, args.n_jobs)
     res = {name: {**smap_scores(flags[name], y), "seconds": secs[name]} for name in methods}
-    return {"data": f"SMAP, {len(data)} channels; fit on train + first half of test (nominal samples), score the second half; "
-                    "channels laid end to end, 1 s per sample", "events_scored": int(sum(len(runs(v)) for v in y.values())),
+    return {"data": f"SMAP, {len(data)} channels; fit on train + first half of test (nominal samples), "
+                    "score the second half; channels laid end to end, 1 s per sample",
+            "events_scored": int(sum(len(runs(v)) for v in y.values())),
             "channels_with_events_scored": int(sum(v.any() for v in y.values())), "results": res}
 
 
@@ -229,9 +230,11 @@ def synthetic(args) -> dict:
         yp = np.zeros(len(idx), bool)
         for c in tg: yp |= flags[name][c]
         es = esa_scores(lab, pd.Series(yp.astype(np.uint8), index=idx), full_range=(idx[0], idx[-1]))
-        res[name] = {**{k: round(float(es[k]), 4) for k in KEYS}, "alarm_share": round(float(yp.mean()), 4), "seconds": secs[name]}
-    return {"data": f"make_mission(days={args.days}, seed={args.seed}), {len(tg)} target channels, fit on the nominal samples of the "
-                    f"first 70 %, score the last 30 % (alarms of all channels united)", "events_scored": int(lab["ID"].nunique()),
+        res[name] = {**{k: round(float(es[k]), 4) for k in KEYS}, "alarm_share": round(float(yp.mean()), 4),
+                     "seconds": secs[name]}
+    return {"data": f"make_mission(days={args.days}, seed={args.seed}), {len(tg)} target channels, fit on the nominal "
+                    f"samples of the first 70 %, score the last 30 % (alarms of all channels united)",
+            "events_scored": int(lab["ID"].nunique()),
             "results": res}
 
 

@@ -1,4 +1,4 @@
-"""Tests of esa_adb_hier.nominal: the vectorised threshold against a loop, the fallback, unsupervised fit / save / load."""
+"""Tests of esa_adb_hier.nominal: threshold and range max against loops, fallback, unsupervised save / load."""
 import warnings
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from esa_adb_hier.core import DataError
-from esa_adb_hier.nominal import (NominalConfig, NominalDetector, dynamic_threshold, fit_nominal, nominal_flags, nominal_scores,
-                                  prune_runs, range_max)
+from esa_adb_hier.nominal import (NominalConfig, NominalDetector, dynamic_threshold, fit_nominal, nominal_flags,
+                                  nominal_scores, prune_runs, range_max)
 
 
 def naive_threshold(e, zs):

@@ -14,7 +14,8 @@ def write_dir(root, rows, arrays):
     for c, (tr, te) in arrays.items():
         if tr is not None: np.save(root / "train" / f"{c}.npy", tr)
         if te is not None: np.save(root / "test" / f"{c}.npy", te)
-    pd.DataFrame(rows, columns=["chan_id", "spacecraft", "anomaly_sequences", "num_values"]).to_csv(root / "labeled_anomalies.csv", index=False)
+    table = pd.DataFrame(rows, columns=["chan_id", "spacecraft", "anomaly_sequences", "num_values"])
+    table.to_csv(root / "labeled_anomalies.csv", index=False)
     return root
 
 
@@ -63,10 +64,11 @@ def test_values_and_flags(tmp_path):
 def test_bad_directories(tmp_path, case, msg):
     tr, te = arrays()
     rows = [("A-1", "SMAP", "[[12, 3]]" if case == "label" else "[[30, 40]]" if case == "past" else "[[1, 2]]", 40)]
-    a = {"A-1": (tr, None if case == "no_test" else te[:, :2] if case == "columns" else te[:35] if case == "rows" else te)}
+    test = {"no_test": None, "columns": te[:, :2], "rows": te[:35]}.get(case, te)
+    a = {"A-1": (tr, test)}
     d = write_dir(tmp_path, rows, a)
     if case == "no_csv": (d / "labeled_anomalies.csv").unlink()
-    with pytest.raises(DataError, match=None) as e: load_telemanom(d)
+    with pytest.raises(DataError) as e: load_telemanom(d)
     assert msg in str(e.value)
 
 
@@ -78,4 +80,5 @@ def test_duplicate_keeps_first(tmp_path):
     assert meta["sequences"].tolist() == [[(1, 2)]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert load_telemanom(d)["A-1"].mission.labels["StartTime"].iloc[0] == load_telemanom(d)["A-1"].mission.index[31]
+        m = load_telemanom(d)["A-1"].mission
+    assert m.labels["StartTime"].iloc[0] == m.index[31]
