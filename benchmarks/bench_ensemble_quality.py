@@ -19,22 +19,23 @@ Writes benchmarks/results/ensemble_quality.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import platform
 import resource
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from esa_adb_hier.core import DataError, Mission, validate_labels
+from esa_adb_hier.core import DataError, Mission
 from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
 from _common import SMAP, read_result, stamp, write_result
 from esa_adb_hier.baselines import global_std_flags
 from esa_adb_hier.evaluation import esa_scores
 from esa_adb_hier.events import challenge_fscore
+from esa_adb_hier.telemanom import load_telemanom, read_telemanom_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "ensemble_quality.json"
@@ -90,30 +91,21 @@ SMAP_CONFIG = dict(scales=[{"length": 30, "step": 5, "pool_window": 10, "pool_st
                         "min_child_weight": 1.0, "scale_pos_weight": 1.0, "max_bin": 64})
 
 
-def smap_channel(chan: str, seqs: list) -> tuple[Mission, int, int]:
-    "One SMAP channel as a Mission (value + 24 command flags on a 1 s grid), the fit/score cut and the test offset."
-    tr, te = np.load(SMAP / "train" / f"{chan}.npy"), np.load(SMAP / "test" / f"{chan}.npy")
-    a = np.vstack([tr, te]); n = len(a)
-    idx = pd.date_range("2000-01-01", periods=n, freq="1s", name="timestamp")
-    vals = pd.DataFrame({"channel_1": a[:, 0].astype(np.float32)}, index=idx)
-    tcs = pd.DataFrame({f"telecommand_{j}": (a[:, j] > 0).astype(np.uint8) for j in range(1, a.shape[1])}, index=idx)
-    off = len(tr)
-    lab = pd.DataFrame([{"ID": f"{chan}_{i}", "Channel": "channel_1", "StartTime": idx[off + s], "EndTime": idx[min(off + e, n - 1)],
-                         "Category": "Anomaly"} for i, (s, e) in enumerate(seqs)])
-    table = pd.DataFrame({"Channel": ["channel_1"], "Subsystem": ["smap"], "Physical Unit": [""], "Group": ["1"], "Target": [True]})
-    m = Mission(vals, tcs, validate_labels(lab) if len(lab) else lab, table, pd.Timedelta("1s"), chan)
-    return m, off + len(te) // 2, off
+def smap_channel(chan: str) -> tuple[Mission, int, int]:
+    "One SMAP channel as a Mission (`telemanom.load_telemanom`), the fit/score cut (half the test file) and the test offset."
+    ch = load_telemanom(SMAP, channels=[chan])[chan]
+    return ch.mission, ch.split_at(0.5), ch.n_train
 
 
 def smap(n_jobs: int, limit: int | None = None) -> dict:
-    meta = pd.read_csv(SMAP / "labeled_anomalies.csv")
-    meta = meta[meta["spacecraft"] == "SMAP"].drop_duplicates("chan_id", keep="first")  # P-2 is listed twice
-    meta = meta[meta["chan_id"].map(lambda c: (SMAP / "train" / f"{c}.npy").exists())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                      # P-2 is listed twice: the first row is kept
+        meta = read_telemanom_labels(SMAP, "SMAP")
     if limit: meta = meta.head(limit)
     cfg = HierarchicalConfig(**SMAP_CONFIG).replace(n_jobs=1)
     from joblib import Parallel, delayed
     rows = list(meta.itertuples())
-    out = Parallel(n_jobs=n_jobs)(delayed(_smap_one)(r.chan_id, ast.literal_eval(r.anomaly_sequences), cfg.to_dict()) for r in rows)
+    out = Parallel(n_jobs=n_jobs)(delayed(_smap_one)(r.chan_id, cfg.to_dict()) for r in rows)
     per = []
     for chan, cut_len, y_true, y_ens, ok, secs, lab_rows, v_fit, nom, v_sc in out:
         per.append({"chan": chan, "ok": ok, "secs": secs, "y_true": y_true, "labels": lab_rows,
@@ -148,8 +140,8 @@ def _smap_channel_mean(per: list) -> dict:
     return {k: {m: float(np.mean([e[k][m] for e in each])) for m in each[0][k]} for k in each[0]} if each else None
 
 
-def _smap_one(chan: str, seqs: list, cfg: dict):
-    m, cut, off = smap_channel(chan, seqs)
+def _smap_one(chan: str, cfg: dict):
+    m, cut, off = smap_channel(chan)
     fit, sc = m.iloc(0, cut), m.iloc(cut, len(m))
     y_true = sc.is_anomaly().to_numpy().astype(bool)
     s, e = np.flatnonzero(np.diff(np.r_[0, y_true.view(np.int8), 0]) == 1), np.flatnonzero(np.diff(np.r_[0, y_true.view(np.int8), 0]) == -1)
