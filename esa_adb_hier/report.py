@@ -133,7 +133,7 @@ def _section(title: str, inner: str, anchor: str = "") -> str:
     return f"<h2{a}>{html.escape(title)}</h2>\n{inner}\n"
 
 def _figures(pred: pd.DataFrame, mission: Mission, labelled: bool) -> list:
-    from esa_adb_hier import evaluation as ev
+    from esa_adb_hier import plots as ev
     out = []
     if labelled:
         fig_ax = ev.plot_event_matching(mission.labels, pred["is_anomaly"], full_range=(mission.start, mission.end))
