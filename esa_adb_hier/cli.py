@@ -463,10 +463,11 @@ def cmd_fit(args, argv) -> int:
     start, end = parse_time(args.start, "--start"), parse_time(args.end, "--end"); check_range(start, end)
     channels = parse_channels(args.channels)
     out = modelfolder.check_target(args.out, args.overwrite, "--out")        # before hours of work, not after
+    if not Path(args.data).exists(): raise DataError(f"DATA {args.data}: no such file or directory")
     config = build_config(args.detector, args.preset, args.config, args.seed, args.n_jobs)
     with _sigterm_as_interrupt(), RunRecord("fit", argv, out, "fit", args.quiet, args.debug) as run:
         run.info.update(detector=args.detector, preset=args.preset, config=config_to_dict(config))
-        log.info("config (%s, preset %s): %s", args.detector, args.preset, json.dumps(_finite(run.info["config"]), default=str))
+        log.debug("config (%s, preset %s): %s", args.detector, args.preset, json.dumps(_finite(run.info["config"]), default=str))
         with run.stage("load data"): m = load_data(args.data, start, end, channels, progress=not args.quiet, **_load_flags(args))
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
         check_trainable(m, f"DATA {args.data}")
@@ -569,6 +570,13 @@ def busiest_channels(mission, pred: pd.DataFrame, k: int = 3) -> list:
     busy = mission.label_masks(chans).sum(axis=0).to_numpy() + pred[chans].sum(axis=0).to_numpy()
     return natural_sort(np.asarray(chans)[np.argsort(-busy, kind="stable")[:k]].tolist())
 
+def _scored_events(test) -> str:
+    "How many held-out events are scored, and why the rest are not (the metrics score Anomaly and Rare Event)."
+    cats = test.labels.groupby("ID")["Category"].first() if len(test.labels) else pd.Series(dtype=str)
+    scored = int(cats.isin(["Anomaly", "Rare Event"]).sum())
+    rest = len(cats) - scored
+    return f"{scored} events scored" + (f"; {rest} communication gap(s) held out are not scored, as in ESA-ADB" if rest else "")
+
 def demo_summary(run: RunRecord, m, train, test, table) -> str:
     "The text the demo prints at the end."
     key = [k for k in ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision", "channel_F0.50", "subsystem_F0.50", "AFF_F_0.50")
@@ -577,7 +585,7 @@ def demo_summary(run: RunRecord, m, train, test, table) -> str:
     lines = [f"esa-adb-hier demo: synthetic mission of {len(m):,} rows ({m.start:%Y-%m-%d} .. {m.end:%Y-%m-%d}), "
              f"{len(m.channel_names)} channels ({len(m.target_channels)} targets), {m.labels['ID'].nunique()} events",
              f"  fitted on {train.start:%Y-%m-%d} .. {train.end:%Y-%m-%d}, scored on {test.start:%Y-%m-%d} .. {test.end:%Y-%m-%d} "
-             f"({test.labels['ID'].nunique()} events held out)",
+             f"({_scored_events(test)})",
              "  " + ", ".join(f"{k} {t[k]:.3f}" for k in key),
              "  times: " + ", ".join(f"{k} {v:.0f} s" for k, v in run.timings.items()) + f"; total {run.info['wall_s']:.0f} s",
              "  outputs:"]

@@ -911,7 +911,9 @@ def fit(self: HierarchicalDetector, mission: Mission, progress: bool | None = No
     self.plan_, self.cca_ = plan.to_dict(), list(cca)
     self.notes_ = notes
     self.timings_ = {"fit": {**timings, "wall": time.perf_counter() - t_start}}
-    if notes: log.info("%d fallback(s) while fitting, e.g. %s (all in detector.notes_)", len(notes), notes[0])
+    if notes: log.info("%d model(s) used a fallback where their training rows held too little to learn from, as expected on "
+                       "short ranges and channels with few events (see the ensemble chapter); e.g. %s (all in detector.notes_)",
+                       len(notes), notes[0])
     log.info("fit timings (s): %s", json.dumps({k: round(v, 2) for k, v in self.timings_["fit"].items()}))
     return self
 
