@@ -8,9 +8,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import ClassVar, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,8 @@ import xgboost as xgb
 from sklearn.preprocessing import RobustScaler
 from torch import nn
 
-from .core import DEFAULT_CATEGORIES, DataError, Mission, require_mission
+from .core import DEFAULT_CATEGORIES, DataError, Mission
+from .detector import Detector, DetectorConfig, check_mission
 from .modelfolder import ModelReader, ModelWriter
 
 # %% auto #0
@@ -32,8 +33,12 @@ __all__ = ['AEConfig', 'window_starts', 'windows_all', 'windows_any', 'spread_ma
 _DEVICES = ("cpu", "cuda", "auto")
 
 @dataclass
-class AEConfig:
-    "Settings of the autoencoder detector (JSON-safe)."
+class AEConfig(DetectorConfig):
+    """Settings of the autoencoder detector (JSON-safe). Presets: `paper` (the published configuration) and `fast`
+    (fewer epochs and windows, so that a fit takes seconds: for demos and tests)."""
+    PRESETS: ClassVar[dict] = {"paper": {}, "fast": {"epochs": 8, "patience": 3, "max_train_windows": 4000,
+                                                     "max_val_windows": 1500, "max_classifier_windows": 5000,
+                                                     "n_trees": 50}}
     window: int = 10                   # samples per window
     hidden: int = 64                   # GRU hidden size (encoder and decoder)
     latent: int = 32                   # size of the latent vector z
@@ -86,16 +91,6 @@ class AEConfig:
         if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, (int, np.integer)) or self.torch_threads < 0:
             raise DataError(f"AEConfig.torch_threads must be an integer >= 0, got {self.torch_threads!r}")
         return self
-
-    def to_dict(self) -> dict: return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "AEConfig":
-        "Build from a dict, rejecting unknown keys by name."
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown: raise DataError(f"AEConfig: unknown setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
 
 # %% ../nbs/06_autoencoder.ipynb #0c911fb5
 def window_starts(n: int, window: int, stride: int = 1, lo: int = 0, hi: int | None = None) -> np.ndarray:
@@ -439,21 +434,29 @@ def window_scores(batch: dict, p: np.ndarray, threshold: float, channel_threshol
     return score, np.minimum(score[:, None], r / (1 + r)).astype(np.float32)
 
 # %% ../nbs/06_autoencoder.ipynb #68330b79
-class AEDetector:
-    "Autoencoder + random-forest detector producing the package's predictions frame."
-    def __init__(self, config: AEConfig | None = None):
-        self.config = (config or AEConfig()).validate()
+class AEDetector(Detector):
+    "Autoencoder + random-forest detector producing the package's predictions frame (the `Detector` interface)."
+    name = "autoencoder"
+    config_class = AEConfig
+
+    def __init__(self, config: AEConfig | dict | str | None = None, progress: bool = False):
+        super().__init__(config, progress)
+        self.config.validate()
         self.model: AEModel | None = None
         self.forest: xgb.Booster | None = None
         self.targets: list = []
         self.groups: dict = {}
         self.info: dict = {}
 
-    def get_params(self) -> dict: return self.config.to_dict()
+    @property
+    def is_fitted(self) -> bool: return self.model is not None
 
-    def fit(self, mission: Mission, progress: bool = False) -> "AEDetector":
-        "Train the autoencoder (training + validation parts) and the forest (classifier part)."
-        require_mission(mission, "AEDetector.fit")
+    def min_samples(self) -> int:
+        "The fewest samples a prediction range may have: one window."
+        return int(self.config.window)
+
+    def _fit(self, mission: Mission, progress: bool):
+        "Train the autoencoder (training + validation parts) and the forest (classifier part); `fit` checks `mission`."
         self.targets = [c for c in mission.target_channels if c in input_columns(mission, self.config)[0]]
         if not self.targets: raise DataError(f"mission {mission.name!r}: no target channel among the autoencoder's input channels")
         self.groups = {g: [c for c in cs if c in self.targets] for g, cs in mission.groups.items() if any(c in self.targets for c in cs)}
@@ -469,14 +472,13 @@ class AEDetector:
                                 "classifier": [t[b], t[-1]] if b < len(t) else None},
                      "n_classifier_windows": int(len(y)), "n_classifier_positive": int(y.sum()),
                      "forest": self.forest is not None}
-        return self
 
     def _check(self):
         if self.model is None: raise DataError("AEDetector is not fitted: call fit(mission) or AEDetector.load(dir) first")
 
-    def predict_proba(self, mission: Mission) -> pd.DataFrame:
+    def predict_proba(self, mission: Mission, progress: bool | None = None) -> pd.DataFrame:
         "Per-sample `score` and `score_channel_<n>` (float32 in [0, 1]), max over the windows covering each sample."
-        self._check(); require_mission(mission, "AEDetector.predict")
+        self._check(); check_mission(mission, "AEDetector.predict")
         m = self.model
         tidx = np.array([m.inputs.index(c) for c in self.targets])
         n = len(mission)
@@ -488,9 +490,9 @@ class AEDetector:
         out = pd.DataFrame({"score": g}, index=mission.index)
         return pd.concat([out, pd.DataFrame(c, index=mission.index, columns=[f"score_{t}" for t in self.targets])], axis=1)
 
-    def predict(self, mission: Mission) -> pd.DataFrame:
+    def _predict(self, mission: Mission, progress: bool) -> pd.DataFrame:
         "The predictions frame: is_anomaly, score, channel_<n>, score_channel_<n> (target channels)."
-        p = self.predict_proba(mission)
+        p = self.predict_proba(mission, progress)
         flags = pd.DataFrame((p[[f"score_{t}" for t in self.targets]].to_numpy() >= 0.5).astype(np.uint8), index=p.index, columns=self.targets)
         return pd.concat([pd.DataFrame({"is_anomaly": (p["score"].to_numpy() >= 0.5).astype(np.uint8), "score": p["score"]}, index=p.index),
                           flags, p.drop(columns="score")], axis=1)
@@ -513,14 +515,16 @@ class AEDetector:
                             ranges=m.ranges, **{k: v for k, v in self.info.items() if k != "train_range"})
 
     @classmethod
-    def load(cls, path) -> "AEDetector":
-        "Read and verify a model directory written by `save` (JSON, npz without pickle, xgboost UBJ)."
+    def load(cls, path, progress: bool = False, n_jobs: int | None = None) -> "AEDetector":
+        """Read and verify a model directory written by `save` (JSON, npz without pickle, xgboost UBJ).
+        `n_jobs`, when given, sets the torch threads used to score (-1: torch's own setting)."""
         r = ModelReader(path, "autoencoder"); man = r.manifest
         try:
             config = AEConfig.from_dict(man["config"])
+            if n_jobs is not None: config = config.replace(torch_threads=max(int(n_jobs), 0))
             sc = r.read_arrays("scaling.npz", keys=("center", "scale", "channel_thresholds"))
             h = r.read_arrays("history.npz")
-            det = cls(config)
+            det = cls(config, progress)
             try:
                 hist = pd.DataFrame({k: h[k] for k in ("epoch", "train_loss", "val_loss") if k in h})
                 weights = r.read_arrays("weights.npz")

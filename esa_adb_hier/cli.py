@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import inspect
 import io
 import json
 import logging
@@ -30,14 +28,13 @@ from . import modelfolder
 from .core import DataError, atomic_write, natural_sort, read_json, write_json
 
 # %% auto #0
-__all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'AE_PRESETS', 'DEMO_DAYS', 'DEMO_TRAIN_FRACTION',
-           'DEMO_CHANNELS', 'EXAMPLES', 'parse_time', 'check_range', 'parse_channels', 'accepts', 'call_with',
-           'detector_classes', 'config_to_dict', 'config_from_dict', 'preset_config', 'build_config', 'load_data',
-           'check_trainable', 'read_manifest', 'check_channels', 'min_samples', 'check_length', 'predictions_table',
-           'write_parquet', 'read_predictions', 'load_labels', 'RunRecord', 'describe_data', 'fit_detector',
-           'load_detector', 'predict_mission', 'write_report', 'clip_labels', 'score_predictions', 'metrics_dict',
-           'format_metrics', 'save_figure', 'cmd_fit', 'cmd_predict', 'cmd_evaluate', 'cmd_demo', 'busiest_channels',
-           'demo_summary', 'build_parser', 'main']
+__all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'DEMO_DAYS', 'DEMO_TRAIN_FRACTION', 'DEMO_CHANNELS',
+           'EXAMPLES', 'parse_time', 'check_range', 'parse_channels', 'detectors', 'detector_class', 'config_from_dict',
+           'build_config', 'load_data', 'check_trainable', 'read_manifest', 'check_channels', 'check_length',
+           'predictions_table', 'write_parquet', 'read_predictions', 'load_labels', 'RunRecord', 'describe_data',
+           'fit_detector', 'load_detector', 'predict_mission', 'write_report', 'clip_labels', 'score_predictions',
+           'metrics_dict', 'format_metrics', 'save_figure', 'cmd_fit', 'cmd_predict', 'cmd_evaluate', 'cmd_demo',
+           'busiest_channels', 'demo_summary', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #0e9c8e6e
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
@@ -74,67 +71,36 @@ def parse_channels(tokens) -> list | None:
         out += [f"channel_{n}" for n in nums]
     return natural_sort(dict.fromkeys(out))
 
-# %% ../nbs/09_cli.ipynb #d6e7f4a7
-def accepts(fn, name: str) -> bool:
-    "Whether callable `fn` takes a keyword argument `name` (or `**kwargs`)."
-    try: ps = inspect.signature(fn).parameters
-    except (TypeError, ValueError): return False
-    return name in ps or any(p.kind is p.VAR_KEYWORD for p in ps.values())
-
-def call_with(fn, *args, **kw):
-    "Call `fn(*args, **kw)` dropping the keyword arguments `fn` does not accept."
-    return fn(*args, **{k: v for k, v in kw.items() if accepts(fn, k)})
-
 # %% ../nbs/09_cli.ipynb #485ba91c
-DETECTORS = ("hierarchical", "autoencoder")
+DETECTORS = ("hierarchical", "autoencoder")      # the registry's names, in the order `--detector` lists them
 
-def detector_classes(name: str):
-    "(config class, detector class) for a detector name of the model-directory format."
-    if name == "hierarchical":
-        from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
-        return HierarchicalConfig, HierarchicalDetector
-    if name == "autoencoder":
-        from esa_adb_hier.autoencoder import AEConfig, AEDetector
-        return AEConfig, AEDetector
-    raise DataError(f"unknown detector {name!r}; expected one of {list(DETECTORS)}")
+def detectors() -> dict:
+    "The registry `{name: detector class}` (imported when first needed, so that `--help` stays fast)."
+    from esa_adb_hier.autoencoder import AEDetector
+    from esa_adb_hier.ensemble import HierarchicalDetector
+    return {cls.name: cls for cls in (HierarchicalDetector, AEDetector)}
 
-def config_to_dict(cfg) -> dict:
-    "A config object as a plain dict."
-    if hasattr(cfg, "to_dict"): return dict(cfg.to_dict())
-    return dataclasses.asdict(cfg)
+def detector_class(name: str) -> type:
+    "The detector class registered as `name`."
+    registry = detectors()
+    if name not in registry: raise DataError(f"unknown detector {name!r}; expected one of {list(registry)}")
+    return registry[name]
 
 def config_from_dict(cls, d: dict, where: str):
-    "Build config class `cls` from `d`; unknown keys or bad values raise `DataError` naming `where` and the key."
-    if hasattr(cls, "from_dict"):
-        try: return cls.from_dict(d)
-        except (DataError, ValueError, TypeError, KeyError) as e: raise DataError(f"{where}: {e}") from None
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown: raise DataError(f"{where}: unknown config key(s) {unknown}; known keys: {sorted(names)}")
-    try: return cls(**d)
-    except (DataError, ValueError, TypeError) as e: raise DataError(f"{where}: {e}") from None
+    "Config class `cls` built from `d`; an unknown key or a bad value raises `DataError` naming `where` and the key."
+    try: return cls.from_dict(d)
+    except (DataError, ValueError, TypeError, KeyError) as e: raise DataError(f"{where}: {e}") from None
 
-# The autoencoder's config has no presets: `paper` is its defaults (the published configuration),
-# `fast` caps the epochs and the number of windows so a fit takes seconds, for demos and tests.
-AE_PRESETS = {"paper": {}, "fast": {"epochs": 8, "patience": 3, "max_train_windows": 4000, "max_val_windows": 1500,
-                                    "max_classifier_windows": 5000, "n_trees": 50}}
-
-def preset_config(cls, preset: str | None):
-    "The preset `preset` of config class `cls` (its defaults when None)."
-    if preset is None: return cls()
-    if hasattr(cls, "preset"):
-        try: return cls.preset(preset)
-        except (DataError, ValueError, KeyError) as e: raise DataError(f"--preset {preset!r}: {e}") from None
-    if cls.__name__ == "AEConfig" and preset in AE_PRESETS: return config_from_dict(cls, {**config_to_dict(cls()), **AE_PRESETS[preset]}, f"--preset {preset}")
-    raise DataError(f"--preset {preset!r}: {cls.__name__} has no such preset")
-
-def build_config(detector: str, preset: str | None = "fast", config_path=None, seed: int | None = None, n_jobs: int | None = None):
+def build_config(detector: str, preset: str | None = "fast", config_path=None, seed: int | None = None,
+                 n_jobs: int | None = None):
     "The config of `detector`: preset, then the keys of the JSON file `config_path`, then `seed` / `n_jobs`."
-    cls, _ = detector_classes(detector)
-    d = config_to_dict(preset_config(cls, preset))
+    cls = detector_class(detector).config_class
+    try: d = (cls.preset(preset) if preset is not None else cls()).to_dict()
+    except DataError as e: raise DataError(f"--preset {preset!r}: {e}") from None
     if config_path is not None:
         user = read_json(config_path)
-        if not isinstance(user, dict): raise DataError(f"{config_path}: expected a JSON object of config keys, got {type(user).__name__}")
+        if not isinstance(user, dict):
+            raise DataError(f"{config_path}: expected a JSON object of config keys, got {type(user).__name__}")
         if isinstance(user.get("config"), dict) and user.get("format") == modelfolder.FORMAT: user = user["config"]
         d.update(user)
         where = str(config_path)
@@ -201,16 +167,9 @@ def check_channels(manifest: dict, mission, where: str):
     tcs = [c for c in manifest.get("telecommands") or [] if c not in mission.telecommand_names]
     if tcs: raise DataError(f"{where}: telecommand(s) {tcs[:8]} of the model are missing")
 
-def min_samples(detector) -> int:
-    "The fewest samples `detector` can score: one pooling window of its longest scale."
-    for obj in (detector, getattr(detector, "config", None)):
-        v = getattr(obj, "min_samples", None)
-        if v is not None: return int(v() if callable(v) else v)
-    return int(getattr(getattr(detector, "config", None), "window", 1))   # a window-based detector needs one window
-
 def check_length(detector, mission, where: str):
     "`DataError` when `mission` is shorter than one pooling window of `detector`."
-    need = min_samples(detector)
+    need = detector.min_samples()
     if len(mission) < need:
         raise DataError(f"{where}: the prediction range has {len(mission)} samples ({mission.start} .. {mission.end}), "
                         f"shorter than one pooling window of the model ({need} samples); widen --start/--end")
@@ -363,10 +322,10 @@ def describe_data(mission, path) -> dict:
 
 def fit_detector(mission, detector: str, config, out, run: RunRecord, progress: bool = True, overwrite: bool = False):
     "Fit `detector` with `config` on `mission`, save it to `out` (replacing a model there only with `overwrite`)."
-    _, cls = detector_classes(detector)
+    cls = detector_class(detector)
     modelfolder.check_target(out, overwrite, "--out")
-    det = cls(config)
-    with run.stage("fit"): call_with(det.fit, mission, progress=progress)
+    det = cls(config, progress=progress)
+    with run.stage("fit"): det.fit(mission, progress=progress)
     with run.stage("save model"): det.save(out, overwrite=overwrite)
     run.output("model", out)
     return det
@@ -374,8 +333,8 @@ def fit_detector(mission, detector: str, config, out, run: RunRecord, progress: 
 def load_detector(model_dir, run: RunRecord, progress: bool = True, n_jobs: int | None = None):
     "(manifest, detector) read back from `model_dir`."
     man = read_manifest(model_dir)
-    _, cls = detector_classes(man["detector"])
-    with run.stage("load model"): det = call_with(cls.load, model_dir, progress=progress, n_jobs=n_jobs)
+    cls = detector_class(man["detector"])
+    with run.stage("load model"): det = cls.load(model_dir, progress=progress, n_jobs=n_jobs)
     run.info["model"] = {"dir": str(model_dir), "detector": man["detector"], "train_range": man.get("train_range"),
                          "package_version": man.get("package_version"), "config": man.get("config")}
     return man, det
@@ -384,7 +343,7 @@ def predict_mission(det, manifest: dict, mission, where: str, run: RunRecord, pr
     "Check `mission` against the model, then predict; returns the predictions frame."
     check_channels(manifest, mission, where)
     check_length(det, mission, where)
-    with run.stage("predict"): pred = call_with(det.predict, mission, progress=progress)
+    with run.stage("predict"): pred = det.predict(mission, progress=progress)
     if len(pred) != len(mission): raise RuntimeError(f"detector returned {len(pred)} rows for {len(mission)} samples")
     return pred
 
@@ -413,7 +372,7 @@ def score_predictions(pred: pd.DataFrame, labels: pd.DataFrame, mission=None, wh
     if mission is not None:
         kw["subsystems"] = mission.subsystems
         if mission.ids is not None and mission.index.equals(pred.index): kw["y_true"] = mission.is_anomaly().to_numpy()
-    return call_with(ev.evaluate, lab, pred, **kw)
+    return ev.evaluate(lab, pred, **kw)
 
 def metrics_dict(table: pd.DataFrame) -> dict:
     "The (metric, value) table as {metric: value} with NaN as None."
@@ -466,7 +425,7 @@ def cmd_fit(args, argv) -> int:
     if not Path(args.data).exists(): raise DataError(f"DATA {args.data}: no such file or directory")
     config = build_config(args.detector, args.preset, args.config, args.seed, args.n_jobs)
     with _sigterm_as_interrupt(), RunRecord("fit", argv, out, "fit", args.quiet, args.debug) as run:
-        run.info.update(detector=args.detector, preset=args.preset, config=config_to_dict(config))
+        run.info.update(detector=args.detector, preset=args.preset, config=config.to_dict())
         log.debug("config (%s, preset %s): %s", args.detector, args.preset, json.dumps(_finite(run.info["config"]), default=str))
         with run.stage("load data"): m = load_data(args.data, start, end, channels, progress=not args.quiet, **_load_flags(args))
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
@@ -534,13 +493,13 @@ def cmd_demo(args, argv) -> int:
     config = build_config("hierarchical", "fast", args.config, args.seed, args.n_jobs)
     progress = not args.quiet
     with RunRecord("demo", argv, out, "demo", args.quiet, args.debug) as run:
-        run.info.update(detector="hierarchical", preset="fast", config=config_to_dict(config),
+        run.info.update(detector="hierarchical", preset="fast", config=config.to_dict(),
                         demo={"days": args.days, "seed": args.seed, "train_fraction": args.train_fraction, "channels": args.channels})
         with run.stage("make mission"):
-            mission = call_with(make_mission, days=args.days, seed=args.seed, channels=parse_channels(args.channels) or DEMO_CHANNELS, progress=progress)
+            mission = make_mission(days=args.days, seed=args.seed, channels=parse_channels(args.channels) or DEMO_CHANNELS)
         with run.stage("write raw mission"):
-            raw = out / "mission"; call_with(write_raw_mission, mission, raw, progress=progress); run.output("mission", raw)
-        with run.stage("load mission"): m = call_with(load_mission, raw, progress=progress)
+            raw = out / "mission"; write_raw_mission(mission, raw); run.output("mission", raw)
+        with run.stage("load mission"): m = load_mission(raw, progress=progress)
         run.info["data"] = describe_data(m, raw); log.info("data: %r", m)
         split = m.index[int(len(m) * args.train_fraction)]
         train, test = m.slice(None, split), m.slice(split, None)
@@ -558,8 +517,8 @@ def cmd_demo(args, argv) -> int:
         run.output("metrics", out / "metrics.json"); run.info["metrics"] = metrics
         write_report(pred["is_anomaly"].to_numpy(), out / "report.csv", run)
         with run.stage("plots"):
-            save_figure(call_with(ev.plot_events, test, pred, channels=busiest_channels(test, pred)), out / "events.png", run, "events plot")
-            save_figure(call_with(ev.plot_channel_scores, pred, mission=test), out / "channel_scores.png", run, "channel scores plot")
+            save_figure(ev.plot_events(test, pred, channels=busiest_channels(test, pred)), out / "events.png", run, "events plot")
+            save_figure(ev.plot_channel_scores(pred, mission=test), out / "channel_scores.png", run, "channel scores plot")
     print(demo_summary(run, m, train, test, table))
     return EXIT_OK
 

@@ -74,8 +74,8 @@ class DetectorConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
 # %% ../nbs/00c_detector.ipynb #a8f2495b
-BUILD_HINT = ("build one with esa_adb_hier.data.load_mission(path) from files, or "
-              "Mission(values=DataFrame on a DatetimeIndex, telecommands=..., labels=..., channels=...) from arrays (see 00_core)")
+BUILD_HINT = ("build one from files with esa_adb_hier.data.load_mission(path), or from arrays with "
+              "Mission.from_arrays(values, labels) (values: rows x channels; labels: 0/1, same shape; see 00_core)")
 
 def _type_name(x) -> str: return type(x).__module__.split(".")[0] + "." + type(x).__qualname__
 
@@ -127,7 +127,7 @@ class Detector:
         if keys: self.config = self.config.replace(**keys)
         return self
 
-    # --- the contract ----------------------------------------------------------------------------
+    # --- fit and predict, checked -------------------------------------------------------------------
     @property
     def is_fitted(self) -> bool:
         "Whether `fit` (or `load`) has run."

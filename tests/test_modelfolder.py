@@ -183,7 +183,7 @@ def test_a_save_killed_outright_leaves_a_marked_staging_directory_that_the_next_
 
 
 def test_fit_takes_a_mission_and_from_arrays_builds_one():
-    with pytest.raises(DataError, match=r"takes a Mission, got ndarray; build one from arrays with Mission.from_arrays"):
+    with pytest.raises(DataError, match=r"takes one Mission that holds the labels, got 2 arguments .*from arrays with Mission\.from_arrays"):
         HierarchicalDetector(tiny()).fit(np.zeros((100, 2)), np.zeros(100))
     rng = np.random.default_rng(0)
     n = 8 * 2880
