@@ -49,7 +49,7 @@ KEYS = ("EW_F_0.50", "EW_precision", "EW_recall")
 CONFIG = NominalConfig()                                         # the one configuration, for every data set
 
 
-# --- methods: each takes (x, commands, cut, nominal fit mask) and returns alarms on x[cut:] ---------------------------
+# --- methods: each takes (x, commands, cut, nominal fit mask) and returns alarms on x[cut:] --------------------------
 def ours(x, cmd, cut, nom, cfg: NominalConfig = CONFIG):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                          # constant channels: noted in the notebook

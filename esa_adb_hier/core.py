@@ -48,7 +48,8 @@ def natural_sort(names: Iterable[str]) -> list:
 def name_number(name: str) -> int:
     "The number in an ESA-ADB input name: `channel_41` -> 41."
     m = re.fullmatch(r"(?:channel|telecommand)_(\d+)", str(name))
-    if m is None: raise DataError(f"{name!r} is not an ESA-ADB input name (expected 'channel_<n>' or 'telecommand_<n>')")
+    if m is None: raise DataError(f"{name!r} is not an ESA-ADB input name (expected 'channel_<n>' or "
+                                  "'telecommand_<n>')")
     return int(m.group(1))
 
 # %% ../nbs/00_core.ipynb #41a1102a
@@ -87,14 +88,19 @@ def mask_to_runs(mask) -> tuple[np.ndarray, np.ndarray]:
 # %% ../nbs/00_core.ipynb #abda9d21
 def _require_columns(df: pd.DataFrame, cols: Sequence[str], where: str):
     missing = [c for c in cols if c not in df.columns]
-    if missing: raise DataError(f"{where}: missing column(s) {missing}; expected columns {list(cols)}, found {list(df.columns)}")
+    if missing: raise DataError(f"{where}: missing column(s) {missing}; expected columns {list(cols)}, found "
+                                f"{list(df.columns)}")
 
 def parse_timestamps(values, where: str) -> pd.DatetimeIndex:
-    "Parse ISO-8601 timestamps (with or without a trailing Z) to tz-naive UTC; raise `DataError` naming `where` on failure."
-    try: idx = pd.DatetimeIndex(pd.to_datetime(pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values, utc=True, format="ISO8601"))
-    except (ValueError, TypeError) as e: raise DataError(f"{where}: timestamps could not be parsed as ISO-8601 ({e})") from None
+    """Parse ISO-8601 timestamps (with or without a trailing Z) to tz-naive UTC; raise `DataError` naming `where` on
+    failure."""
+    try: idx = pd.DatetimeIndex(pd.to_datetime(pd.Series(values, dtype=object) if not isinstance(values, pd.Series)
+                                               else values, utc=True, format="ISO8601"))
+    except (ValueError,
+            TypeError) as e: raise DataError(f"{where}: timestamps could not be parsed as ISO-8601 ({e})") from None
     if idx.isna().any():
-        raise DataError(f"{where}: {int(idx.isna().sum())} missing or unparsable timestamp(s), first at row {int(np.flatnonzero(idx.isna())[0])}")
+        raise DataError(f"{where}: {int(idx.isna().sum())} missing or unparsable timestamp(s), first at row "
+                        f"{int(np.flatnonzero(idx.isna())[0])}")
     return idx.tz_convert("UTC").tz_localize(None).as_unit("ns")
 
 def validate_channels(channels: pd.DataFrame, where: str = "channel table") -> pd.DataFrame:
@@ -124,7 +130,8 @@ def validate_labels(labels: pd.DataFrame, where: str = "labels", categories: dic
     bad = df["EndTime"] < df["StartTime"]
     if bad.any():
         r = df[bad].iloc[0]
-        raise DataError(f"{where}: EndTime before StartTime for event {r['ID']} on {r['Channel']} ({r['StartTime']} > {r['EndTime']})")
+        raise DataError(f"{where}: EndTime before StartTime for event {r['ID']} on {r['Channel']} ({r['StartTime']} > "
+                        f"{r['EndTime']})")
     if categories is not None: df["Category"] = df["ID"].map(categories)
     if "Category" not in df.columns: df["Category"] = "Anomaly"
     df["Category"] = df["Category"].fillna("Anomaly").astype(str)
@@ -149,7 +156,8 @@ def mission1_channels() -> pd.DataFrame:
     return validate_channels(pd.read_csv(_meta_dir() / "channels.csv"), "mission 1 channels.csv")
 
 def mission1_labels() -> pd.DataFrame:
-    "The 3,589 real ESA-ADB Mission 1 label rows (ID, Channel, StartTime, EndTime; categories not included; ESA, CC BY 3.0 IGO)."
+    """The 3,589 real ESA-ADB Mission 1 label rows (ID, Channel, StartTime, EndTime; categories not included; ESA, CC
+    BY 3.0 IGO)."""
     return validate_labels(pd.read_csv(_meta_dir() / "labels.csv"), "mission 1 labels.csv")
 
 def mission1_targets() -> list:
@@ -158,7 +166,8 @@ def mission1_targets() -> list:
 
 # %% ../nbs/00_core.ipynb #28fdca79
 def _refuse_inf(values: pd.DataFrame, where: str):
-    "Refuse ±inf in the float columns of `values`: one summing pass per column, a closer look only where the sum is not finite."
+    """Refuse ±inf in the float columns of `values`: one summing pass per column, a closer look only where the sum is
+    not finite."""
     for c in values.columns:
         a = values[c].to_numpy()
         if a.dtype.kind != "f" or not a.size: continue
@@ -167,7 +176,8 @@ def _refuse_inf(values: pd.DataFrame, where: str):
         inf = np.isinf(a)
         if inf.any():
             i = int(np.flatnonzero(inf)[0])
-            raise DataError(f"{where}: column {c!r} holds {int(inf.sum())} infinite value(s) (±inf), first {a[i]} at row {i} "
+            raise DataError(f"{where}: column {c!r} holds {int(inf.sum())} infinite value(s) (±inf), first {a[i]} at "
+                            f"row {i} "
                             f"({values.index[i]}); drop them or replace them by finite numbers")
 
 @dataclass
@@ -191,7 +201,8 @@ class Mission:
     def _check(self):
         idx = self.values.index
         w = f"mission {self.name!r}"
-        if not isinstance(idx, pd.DatetimeIndex): raise DataError(f"{w}: values must be indexed by timestamps, got {type(idx).__name__}")
+        if not isinstance(idx, pd.DatetimeIndex): raise DataError(f"{w}: values must be indexed by timestamps, got "
+                                                                  f"{type(idx).__name__}")
         if len(idx) and not idx.is_monotonic_increasing: raise DataError(f"{w}: timestamps are not sorted")
         if idx.has_duplicates: raise DataError(f"{w}: duplicated timestamp {idx[idx.duplicated()][0]}")
         if not self.telecommands.index.equals(idx) and len(self.telecommands.columns):
@@ -201,7 +212,8 @@ class Mission:
         if unknown: raise DataError(f"{w}: channel(s) {unknown[:5]} have no row in the channel table")
         lab_unknown = sorted(set(self.labels["Channel"]) - set(self.channels["Channel"]))
         if lab_unknown: raise DataError(f"{w}: labels name unknown channel(s) {lab_unknown[:5]}")
-        if self.ids is not None and len(self.ids) != len(idx): raise DataError(f"{w}: {len(self.ids)} ids for {len(idx)} rows")
+        if self.ids is not None and len(self.ids) != len(idx): raise DataError(f"{w}: {len(self.ids)} ids for "
+                                                                               f"{len(idx)} rows")
         _refuse_inf(self.values, w)
 
     # --- shape -------------------------------------------------------------
@@ -253,20 +265,24 @@ class Mission:
         lab = lab[lab["Channel"] == channel]
         return intervals_to_mask(self.index, lab["StartTime"], lab["EndTime"])
 
-    def label_masks(self, channels: Sequence[str] | None = None, categories: Sequence[str] | None = DEFAULT_CATEGORIES) -> pd.DataFrame:
+    def label_masks(self, channels: Sequence[str] | None = None,
+                    categories: Sequence[str] | None = DEFAULT_CATEGORIES) -> pd.DataFrame:
         "Per-channel boolean label masks on the grid (columns = `channels`, default the target channels)."
         channels = self.target_channels if channels is None else list(channels)
         return pd.DataFrame({c: self.label_mask(c, categories) for c in channels}, index=self.index)
 
-    def is_anomaly(self, categories: Sequence[str] | None = DEFAULT_CATEGORIES, channels: Sequence[str] | None = None) -> pd.Series:
+    def is_anomaly(self, categories: Sequence[str] | None = DEFAULT_CATEGORIES,
+                   channels: Sequence[str] | None = None) -> pd.Series:
         "Global 0/1 label: 1 where any of `channels` (default: target channels) is inside a selected label."
         channels = self.target_channels if channels is None else list(channels)
         lab = self.select_labels(categories)
         lab = lab[lab["Channel"].isin(channels)]
-        return pd.Series(intervals_to_mask(self.index, lab["StartTime"], lab["EndTime"]).astype(np.uint8), index=self.index, name="is_anomaly")
+        return pd.Series(intervals_to_mask(self.index, lab["StartTime"], lab["EndTime"]).astype(np.uint8),
+                         index=self.index, name="is_anomaly")
 
     def nominal_mask(self, channel: str | None = None) -> np.ndarray:
-        "True where no label of ANY category touches `channel` (or any channel when None): anomaly-free training points."
+        """True where no label of ANY category touches `channel` (or any channel when None): anomaly-free training
+        points."""
         lab = self.labels if channel is None else self.labels[self.labels["Channel"] == channel]
         return ~intervals_to_mask(self.index, lab["StartTime"], lab["EndTime"])
 
@@ -276,7 +292,8 @@ class Mission:
         idx = self.index
         lo = 0 if start is None else int(idx.searchsorted(pd.Timestamp(start), side="left"))
         hi = len(idx) if end is None else int(idx.searchsorted(pd.Timestamp(end), side="left"))
-        if hi <= lo: raise DataError(f"mission {self.name!r}: no data between {start} and {end} (data covers {self.start} .. {self.end})")
+        if hi <= lo: raise DataError(f"mission {self.name!r}: no data between {start} and {end} (data covers "
+                                     f"{self.start} .. {self.end})")
         return self.iloc(lo, hi)
 
     def iloc(self, lo: int, hi: int) -> "Mission":
@@ -285,22 +302,26 @@ class Mission:
         t0, t1 = v.index[0], v.index[-1]
         lab = self.labels[(self.labels["EndTime"] >= t0) & (self.labels["StartTime"] <= t1)].copy()
         lab["StartTime"] = lab["StartTime"].clip(lower=t0); lab["EndTime"] = lab["EndTime"].clip(upper=t1)
-        return Mission(v, self.telecommands.iloc[lo:hi], lab.reset_index(drop=True), self.channels, self.period, self.name,
+        return Mission(v, self.telecommands.iloc[lo:hi], lab.reset_index(drop=True), self.channels, self.period,
+                       self.name,
                        self.anomaly_types, None if self.ids is None else self.ids.iloc[lo:hi])
 
     def select_channels(self, channels: Sequence[str]) -> "Mission":
         "The mission restricted to `channels` (labels of other channels dropped)."
         missing = [c for c in channels if c not in self.values.columns]
-        if missing: raise DataError(f"mission {self.name!r}: unknown channel(s) {missing[:5]}; available: {self.channel_names[:5]}...")
+        if missing: raise DataError(f"mission {self.name!r}: unknown channel(s) {missing[:5]}; available: "
+                                    f"{self.channel_names[:5]}...")
         lab = self.labels[self.labels["Channel"].isin(channels)].reset_index(drop=True)
-        return Mission(self.values[list(channels)], self.telecommands, lab, self.channels, self.period, self.name, self.anomaly_types, self.ids)
+        return Mission(self.values[list(channels)], self.telecommands, lab, self.channels, self.period, self.name,
+                       self.anomaly_types, self.ids)
 
     # --- description -------------------------------------------------------------
     def summary(self) -> pd.Series:
         "Key numbers of the mission."
         ia = self.is_anomaly()
         return pd.Series({"name": self.name, "start": self.start, "end": self.end, "rows": len(self),
-                          "period": self.period_str, "channels": len(self.channel_names), "target channels": len(self.target_channels),
+                          "period": self.period_str, "channels": len(self.channel_names),
+                          "target channels": len(self.target_channels),
                           "telecommands": len(self.telecommand_names), "groups": len(self.groups),
                           "events": int(self.labels["ID"].nunique()), "label rows": len(self.labels),
                           "anomalous target rows %": round(100 * float(ia.mean()) if len(ia) else 0.0, 3)})
@@ -308,7 +329,8 @@ class Mission:
     def __repr__(self):
         if len(self) == 0: return f"Mission({self.name!r}, empty)"
         return (f"Mission({self.name!r}: {len(self):,} rows {self.start} .. {self.end} every {self.period_str}, "
-                f"{len(self.channel_names)} channels ({len(self.target_channels)} targets), {len(self.telecommand_names)} telecommands, "
+                f"{len(self.channel_names)} channels ({len(self.target_channels)} targets), "
+                f"{len(self.telecommand_names)} telecommands, "
                 f"{self.labels['ID'].nunique()} events)")
 
 # %% ../nbs/00_core.ipynb #ca3c4021
@@ -323,7 +345,8 @@ def _label_rows(y: np.ndarray, idx: pd.DatetimeIndex, names: list) -> list:
     starts, ends = mask_to_runs(y.any(axis=1))
     event = np.zeros(len(y), dtype=np.int64)
     for e, (s, t) in enumerate(zip(starts, ends)): event[s:t] = e + 1
-    return [{"ID": f"event_{event[s]}", "Channel": c, "StartTime": idx[s], "EndTime": idx[t - 1], "Category": "Anomaly"}
+    return [{"ID": f"event_{event[s]}", "Channel": c, "StartTime": idx[s], "EndTime": idx[t - 1],
+             "Category": "Anomaly"}
             for j, c in enumerate(names) for s, t in zip(*mask_to_runs(y[:, j]))]
 
 def mission_from_arrays(values, labels=None, channels=None, index=None, start="2000-01-01", period="30s",
@@ -364,7 +387,8 @@ def _umask() -> int:
 
 @contextmanager
 def atomic_write(path, mode: str = "wb"):
-    "Open a temporary file next to `path` for writing; on success it atomically replaces `path`, on error it is removed."
+    """Open a temporary file next to `path` for writing; on success it atomically replaces `path`, on error it is
+    removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -25,26 +25,33 @@ __all__ = ['DEFAULT_SELECTION', 'check_labels', 'selection_mask', 'predicted_eve
 DEFAULT_SELECTION = {"Category": list(DEFAULT_CATEGORIES)}
 
 def _to_ns(values, where: str) -> np.ndarray:
-    "Timestamps (ISO strings, datetimes; tz-aware ones converted to UTC) as int64 nanoseconds; `DataError` naming `where` if unparsable."
+    """Timestamps (ISO strings, datetimes; tz-aware ones converted to UTC) as int64 nanoseconds; `DataError` naming
+    `where` if unparsable."""
     try:
         if isinstance(values, pd.DatetimeIndex): idx = values
         elif pd.api.types.is_datetime64_any_dtype(getattr(values, "dtype", None)): idx = pd.DatetimeIndex(values)
-        else: idx = pd.DatetimeIndex(pd.to_datetime(pd.Series(np.asarray(values, dtype=object)), utc=True, format="ISO8601"))
-    except (ValueError, TypeError, OverflowError) as e: raise DataError(f"{where}: timestamps could not be parsed ({e})") from None
+        else: idx = pd.DatetimeIndex(pd.to_datetime(pd.Series(np.asarray(values, dtype=object)), utc=True,
+                                                    format="ISO8601"))
+    except (ValueError, TypeError, OverflowError) as e: raise DataError(f"{where}: timestamps could not be parsed "
+                                                                        f"({e})") from None
     if idx.isna().any():
-        raise DataError(f"{where}: {int(idx.isna().sum())} missing or unparsable timestamp(s), first at row {int(np.flatnonzero(idx.isna())[0])}")
+        raise DataError(f"{where}: {int(idx.isna().sum())} missing or unparsable timestamp(s), first at row "
+                        f"{int(np.flatnonzero(idx.isna())[0])}")
     if idx.tz is not None: idx = idx.tz_convert("UTC").tz_localize(None)
     if idx.unit != "ns": idx = idx.as_unit("ns")
     return np.asarray(idx.asi8, dtype=np.int64)
 
 def check_labels(labels, where: str = "labels", need_channel: bool = False) -> pd.DataFrame:
-    "A copy of `labels` with `ID` as str and the times as int64 ns in `_start`/`_end`; `DataError` for anything malformed."
+    """A copy of `labels` with `ID` as str and the times as int64 ns in `_start`/`_end`; `DataError` for anything
+    malformed."""
     if isinstance(labels, Mission): labels = labels.labels
     if not isinstance(labels, pd.DataFrame):
-        raise DataError(f"{where}: expected a DataFrame with columns ID, Channel, StartTime, EndTime, Category, got {type(labels).__name__}")
+        raise DataError(f"{where}: expected a DataFrame with columns ID, Channel, StartTime, EndTime, Category, got "
+                        f"{type(labels).__name__}")
     need = ["ID", "StartTime", "EndTime"] + (["Channel"] if need_channel else [])
     missing = [c for c in need if c not in labels.columns]
-    if missing: raise DataError(f"{where}: missing column(s) {missing}; expected columns ID, Channel, StartTime, EndTime, Category, found {list(labels.columns)}")
+    if missing: raise DataError(f"{where}: missing column(s) {missing}; expected columns ID, Channel, StartTime, "
+                                f"EndTime, Category, found {list(labels.columns)}")
     df = labels.reset_index(drop=True).copy()
     df["_start"] = _to_ns(df["StartTime"], f"{where}: column 'StartTime'")
     df["_end"] = _to_ns(df["EndTime"], f"{where}: column 'EndTime'")
@@ -59,7 +66,8 @@ def check_labels(labels, where: str = "labels", need_channel: bool = False) -> p
     return df
 
 def selection_mask(labels: pd.DataFrame, select_labels) -> np.ndarray:
-    "Rows kept by `select_labels` = {column: values} (`isin` per column, AND across columns); None or {} keeps every row."
+    """Rows kept by `select_labels` = {column: values} (`isin` per column, AND across columns); None or {} keeps every
+    row."""
     keep = np.ones(len(labels), bool)
     if not select_labels: return keep
     if isinstance(select_labels, (list, tuple)) and all(isinstance(c, str) for c in select_labels):
@@ -70,28 +78,33 @@ def selection_mask(labels: pd.DataFrame, select_labels) -> np.ndarray:
         vals = [vals] if isinstance(vals, str) else list(np.atleast_1d(vals))
         if col == "Category":
             unknown = sorted(set(map(str, vals)) - set(CATEGORIES))
-            if unknown: raise DataError(f"select_labels: unknown categories {unknown}; expected some of {list(CATEGORIES)}")
+            if unknown: raise DataError(f"select_labels: unknown categories {unknown}; expected some of "
+                                        f"{list(CATEGORIES)}")
         if col not in labels.columns:
-            raise DataError(f"select_labels: the labels have no column {col!r} (columns: {[c for c in labels.columns if not str(c).startswith('_')]})")
+            raise DataError(f"select_labels: the labels have no column {col!r} (columns: "
+                            f"{[c for c in labels.columns if not str(c).startswith('_')]})")
         keep &= labels[col].isin(vals).to_numpy()
     return keep
 
 # %% ../nbs/08_evaluation.ipynb #9c3f6568
 def _series_parts(y, where: str) -> tuple[np.ndarray, np.ndarray]:
-    "(int64 ns timestamps, bool values) of one prediction: a Series indexed by time, a frame with a time index or `timestamp` column, or (timestamp, 0/1) pairs."
+    """(int64 ns timestamps, bool values) of one prediction: a Series indexed by time, a frame with a time index or
+    `timestamp` column, or (timestamp, 0/1) pairs."""
     if isinstance(y, pd.Series): t, v = y.index, y.to_numpy()
     elif isinstance(y, pd.DataFrame):
         if "timestamp" in y.columns: t, rest = y["timestamp"], y.drop(columns="timestamp")
         elif isinstance(y.index, pd.DatetimeIndex): t, rest = y.index, y
         else: raise DataError(f"{where}: a prediction frame needs a DatetimeIndex or a 'timestamp' column")
         if "is_anomaly" in rest.columns: rest = rest[["is_anomaly"]]
-        if rest.shape[1] != 1: raise DataError(f"{where}: expected one 0/1 column besides the timestamps (or 'is_anomaly'), got {list(rest.columns)[:5]}")
+        if rest.shape[1] != 1: raise DataError(f"{where}: expected one 0/1 column besides the timestamps (or "
+                                               f"'is_anomaly'), got {list(rest.columns)[:5]}")
         v = rest.iloc[:, 0].to_numpy()
     else:
         pairs = list(y)
         if len(pairs) == 0: raise DataError(f"{where}: empty prediction")
         try: t, v = [p[0] for p in pairs], np.asarray([p[1] for p in pairs])
-        except (TypeError, IndexError, KeyError): raise DataError(f"{where}: expected a Series indexed by timestamps or (timestamp, 0/1) pairs") from None
+        except (TypeError, IndexError, KeyError): raise DataError(f"{where}: expected a Series indexed by timestamps "
+                                                                  "or (timestamp, 0/1) pairs") from None
     if len(v) == 0: raise DataError(f"{where}: empty prediction")
     return _checked_times(_to_ns(t, f"{where}: timestamps"), where), _as_binary(np.asarray(v), f"{where}: values")
 
@@ -100,22 +113,25 @@ def _checked_times(tn: np.ndarray, where: str) -> np.ndarray:
     d = np.diff(tn)
     if (d <= 0).any():
         if (d == 0).any(): raise DataError(f"{where}: duplicated timestamp {pd.Timestamp(int(tn[1:][d == 0][0]))}")
-        raise DataError(f"{where}: timestamps are not sorted (first decrease at position {int(np.flatnonzero(d < 0)[0]) + 1})")
+        raise DataError(f"{where}: timestamps are not sorted (first decrease at position "
+                        f"{int(np.flatnonzero(d < 0)[0]) + 1})")
     return tn
 
 def _channel_parts(y, where: str) -> dict:
-    "{channel: (ns, bool)} from a frame of 0/1 channel columns indexed by time, or a dict of per-channel series / pair lists."
+    """{channel: (ns, bool)} from a frame of 0/1 channel columns indexed by time, or a dict of per-channel series /
+    pair lists."""
     if isinstance(y, pd.DataFrame):
         t = y["timestamp"] if "timestamp" in y.columns else y.index
         cols = [c for c in y.columns if c != "timestamp"]
         if not cols: raise DataError(f"{where}: no channel columns")
         if len(y) == 0: raise DataError(f"{where}: empty prediction")
-        tn = _checked_times(_to_ns(t, f"{where}: timestamps"), where)       # one time axis for all channels: checked once
+        tn = _checked_times(_to_ns(t, f"{where}: timestamps"), where)  # one time axis for all channels: checked once
         return {str(c): (tn, _as_binary(y[c].to_numpy(), f"{where}: channel {c!r}")) for c in cols}
     if isinstance(y, Mapping):
         if not y: raise DataError(f"{where}: empty prediction (no channels)")
         return {str(c): _series_parts(s, f"{where}: channel {c!r}") for c, s in y.items()}
-    raise DataError(f"{where}: expected a DataFrame of 0/1 channel columns indexed by timestamps or a dict of series, got {type(y).__name__}")
+    raise DataError(f"{where}: expected a DataFrame of 0/1 channel columns indexed by timestamps or a dict of series, "
+                    f"got {type(y).__name__}")
 
 def _full_range(full_range, label_start, label_end, pred_ns: list) -> tuple[int, int]:
     "The scored time range in ns: the given one, checked to contain all labels and predictions, or the span of both."
@@ -127,9 +143,11 @@ def _full_range(full_range, label_start, label_end, pred_ns: list) -> tuple[int,
     a, b = (int(x) for x in _to_ns(list(full_range), "full_range"))
     if b < a: raise DataError(f"full_range: end {pd.Timestamp(b)} is before start {pd.Timestamp(a)}")
     if a > lmin or b < lmax:
-        raise DataError(f"full_range {pd.Timestamp(a)} .. {pd.Timestamp(b)} does not contain all labels ({pd.Timestamp(lmin)} .. {pd.Timestamp(lmax)})")
+        raise DataError(f"full_range {pd.Timestamp(a)} .. {pd.Timestamp(b)} does not contain all labels "
+                        f"({pd.Timestamp(lmin)} .. {pd.Timestamp(lmax)})")
     if a > pmin or b < pmax:
-        raise DataError(f"full_range {pd.Timestamp(a)} .. {pd.Timestamp(b)} does not contain all predictions ({pd.Timestamp(pmin)} .. {pd.Timestamp(pmax)})")
+        raise DataError(f"full_range {pd.Timestamp(a)} .. {pd.Timestamp(b)} does not contain all predictions "
+                        f"({pd.Timestamp(pmin)} .. {pd.Timestamp(pmax)})")
     return a, b
 
 # %% ../nbs/08_evaluation.ipynb #b769d540
@@ -150,7 +168,8 @@ def _closed_end(end, closed) -> np.ndarray:
 
 # %% ../nbs/08_evaluation.ipynb #0240fe73
 def merge_closed(starts, ends, groups=None):
-    "Union of closed intervals, per integer group if given: merged `(starts, ends, groups)` sorted by group then time; touching intervals merge."
+    """Union of closed intervals, per integer group if given: merged `(starts, ends, groups)` sorted by group then
+    time; touching intervals merge."""
     s, e = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
     g = np.zeros(len(s), np.int64) if groups is None else np.asarray(groups, np.int64)
     if len(s) == 0: return s, e, g
@@ -164,7 +183,8 @@ def merge_closed(starts, ends, groups=None):
     return s[idx], np.maximum.reduceat(e, idx), g[idx]
 
 def hits(starts, ends, ev_start, ev_last) -> tuple[np.ndarray, np.ndarray]:
-    "Index range `[lo, hi)` of the sorted disjoint events (first/last ns `ev_start`/`ev_last`) that meet each closed interval `[starts, ends]`."
+    """Index range `[lo, hi)` of the sorted disjoint events (first/last ns `ev_start`/`ev_last`) that meet each closed
+    interval `[starts, ends]`."""
     lo = np.searchsorted(ev_last, starts, side="left")
     hi = np.searchsorted(ev_start, ends, side="right")
     return lo, np.maximum(hi, lo)
@@ -217,7 +237,8 @@ def _event_wise(lab, sel, ps, pe, pc, fr):
 
 # %% ../nbs/08_evaluation.ipynb #f4c4fc71
 def true_event_table(labels, y_pred, full_range=None, select_labels=DEFAULT_SELECTION) -> pd.DataFrame:
-    "One row per selected true event (ID): first start, last end, category, its channels and whether a prediction meets it."
+    """One row per selected true event (ID): first start, last end, category, its channels and whether a prediction
+    meets it."""
     lab = check_labels(labels)
     sel = selection_mask(lab, select_labels)
     t, v = _series_parts(y_pred, "y_pred")
@@ -230,9 +251,11 @@ def true_event_table(labels, y_pred, full_range=None, select_labels=DEFAULT_SELE
     found = np.zeros(len(ids), bool); np.logical_or.at(found, mg, hi > lo)
     g = L.assign(_g=gid).groupby("_g")
     cat = g["Category"].first().astype(str).to_numpy() if "Category" in L.columns else np.full(len(ids), "")
-    chans = g["Channel"].agg(lambda c: sorted(set(map(str, c.dropna())))).tolist() if "Channel" in L.columns else [[]] * len(ids)
+    chans = g["Channel"].agg(lambda c: sorted(set(map(str,
+                                                      c.dropna())))).tolist() if "Channel" in L.columns else [[]] * len(ids)
     out = pd.DataFrame({"ID": ids, "start": pd.to_datetime(g["_start"].min().to_numpy()),
-                        "end": pd.to_datetime(g["_end"].max().to_numpy()), "Category": cat, "channels": chans, "found": found})
+                        "end": pd.to_datetime(g["_end"].max().to_numpy()), "Category": cat, "channels": chans,
+                        "found": found})
     return out.sort_values(["start", "ID"], kind="stable").reset_index(drop=True)
 
 # %% ../nbs/08_evaluation.ipynb #3068a024
@@ -262,9 +285,11 @@ def affiliation_zones(ps, pe, gs, ge, lo, hi):
     # precision: inside J counts 1; left / right of J integrate the survival function over the distances covered
     inside = np.maximum(0.0, np.minimum(b, je) - np.maximum(a, js))
     la, lb = a, np.minimum(b, js)
-    left = np.where(lb > la, (_surv_int(L, js - la) - _surv_int(L, js - lb) + _surv_int(R, js - la) - _surv_int(R, js - lb)) / E, 0.0)
+    left = np.where(lb > la, (_surv_int(L, js - la) - _surv_int(L, js - lb) + _surv_int(R, js - la) - _surv_int(R,
+        js - lb)) / E, 0.0)
     ra, rb = np.maximum(a, je), b
-    right = np.where(rb > ra, (_surv_int(L, rb - je) - _surv_int(L, ra - je) + _surv_int(R, rb - je) - _surv_int(R, ra - je)) / E, 0.0)
+    right = np.where(rb > ra, (_surv_int(L, rb - je) - _surv_int(L, ra - je) + _surv_int(R, rb - je) - _surv_int(R,
+        ra - je)) / E, 0.0)
     num, den = np.bincount(zi, inside + left + right, minlength=n), np.bincount(zi, b - a, minlength=n)
     prec = np.where(den > 0, num / np.where(den > 0, den, 1), 0.5)
     # recall: each piece accounts for the part of J in its cell (the zone points nearer to it than to its neighbours)
@@ -274,9 +299,11 @@ def affiliation_zones(ps, pe, gs, ge, lo, hi):
     jl, jr = np.maximum(js, cl), np.minimum(je, cr)
     r_in = np.maximum(0.0, np.minimum(b, jr) - np.maximum(a, jl))
     ya, yb, c1 = jl, np.minimum(jr, a), (a + zs) / 2                 # y before the piece, d = a - y
-    r_left = np.where(yb > ya, ((ze - a) * (yb - ya) + np.maximum(0, yb - c1) ** 2 - np.maximum(0, ya - c1) ** 2) / E, 0.0)
+    r_left = np.where(yb > ya, ((ze - a) * (yb - ya) + np.maximum(0, yb - c1) ** 2 - np.maximum(0, ya - c1) ** 2) / E,
+                      0.0)
     ya, yb, c2 = np.maximum(jl, b), jr, (ze + b) / 2                 # y after the piece, d = y - b
-    r_right = np.where(yb > ya, ((b - zs) * (yb - ya) + np.maximum(0, c2 - ya) ** 2 - np.maximum(0, c2 - yb) ** 2) / E, 0.0)
+    r_right = np.where(yb > ya, ((b - zs) * (yb - ya) + np.maximum(0, c2 - ya) ** 2 - np.maximum(0, c2 - yb) ** 2) / E,
+                       0.0)
     rec = np.bincount(zi, r_in + r_left + r_right, minlength=n) / (ge - gs)
     return prec, rec
 
@@ -313,12 +340,14 @@ def _prec_outside(i, j, e):
     return (i1 - i0) - (1 / (e1 - e0)) * (near + (1 / 2) * (d_max ** 2 - d_min ** 2) + (j1 - j0) * (i1 - i0))
 
 def _rec_outside(i, j, e):
-    "`∫` over the ground-truth part `j` (outside the predicted piece `i`) of the recall survival function, in the benchmark's arithmetic."
+    """`∫` over the ground-truth part `j` (outside the predicted piece `i`) of the recall survival function, in the
+    benchmark's arithmetic."""
     (i0, i1), (j0, j1), (e0, e1) = i, j, e
     piece_after = j1 <= i0                 # the piece lies after this part of the ground truth
     p = i0 if piece_after else i1          # pivot: the border of the piece nearest to the part
     if p <= e0 or p >= e1: return 0
-    bef, aft = _cut(j, (e0 + e1) / 2)      # split at the zone's middle, then where the nearer zone edge is as far as the pivot
+    # split at the zone's middle, then where the nearer zone edge is as far as the pivot
+    bef, aft = _cut(j, (e0 + e1) / 2)
     bb, ba = _cut(bef, (e0 + p) / 2)
     ab, aa = _cut(aft, (e1 + p) / 2)
     parts = []
@@ -335,12 +364,14 @@ def _rec_outside(i, j, e):
     return (j1 - j0) - (1 / (e1 - e0)) * sum(parts)
 
 def _zone_scores_benchmark(pieces, g, e):
-    "Affiliation (precision, recall) of zone `e` around ground truth `g` from its predicted `pieces`, as the benchmark computes them."
+    """Affiliation (precision, recall) of zone `e` around ground truth `g` from its predicted `pieces`, as the
+    benchmark computes them."""
     if not pieces: return 0.5, 0
     num = den = 0
     for i in pieces:
         bef, mid, aft = _three(i, g)
-        num = num + ((_prec_outside(bef, g, e) if bef else 0) + ((mid[1] - mid[0]) if mid else 0) + (_prec_outside(aft, g, e) if aft else 0))
+        num = num + ((_prec_outside(bef, g, e) if bef else 0) + ((mid[1] - mid[0]) if mid else 0) + (_prec_outside(aft,
+            g, e) if aft else 0))
         den = den + (i[1] - i[0])
     n = len(pieces)
     starts = [i[0] for i in pieces] + [2 * e[1] - pieces[-1][1]]
@@ -355,7 +386,8 @@ def _zone_scores_benchmark(pieces, g, e):
     for i, jp in zip(pieces, touching):    # k-th piece with the k-th touching cell (point 5 above)
         if jp is None: total.append(0); continue
         bef, mid, aft = _three(jp, i)
-        total.append((_rec_outside(i, bef, e) if bef else 0) + ((mid[1] - mid[0]) if mid else 0) + (_rec_outside(i, aft, e) if aft else 0))
+        total.append((_rec_outside(i, bef, e) if bef else 0) + ((mid[1] - mid[0]) if mid else 0) + (_rec_outside(i,
+            aft, e) if aft else 0))
     return num / den, sum(total) / (g[1] - g[0])
 
 def affiliation_benchmark(ps, pe, gs, ge, lo, hi, end_from_events: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -365,7 +397,8 @@ def affiliation_benchmark(ps, pe, gs, ge, lo, hi, end_from_events: bool = False)
     lo, hi, n = int(lo), int(hi), len(gs)
     zl = [(2 * lo - gs[0] + gs[0]) / 2] + [(ge[k] + gs[k + 1]) / 2 for k in range(n - 1)]
     zr = zl[1:] + [(ge[-1] + (2 * hi - ge[-1])) / 2]
-    if end_from_events: zr[-1] = np.float64(zr[-1])   # same value; compared with integer times in float64, as numpy does
+    # same value; compared with integer times in float64, as numpy does
+    if end_from_events: zr[-1] = np.float64(zr[-1])
     first = np.searchsorted(np.asarray(pe, float), np.asarray(zl), side="left")     # candidate events per zone
     last = np.searchsorted(np.asarray(ps, float), np.asarray(zr), side="right")
     prec, rec = np.empty(n), np.empty(n)
@@ -380,7 +413,8 @@ def affiliation_benchmark(ps, pe, gs, ge, lo, hi, end_from_events: bool = False)
 
 # %% ../nbs/08_evaluation.ipynb #fc105b5a
 def _affiliation(lab, sel, ps, pe, fr):
-    "ESA-ADB affiliation (precision, recall) from labels and predicted events: zones on all labels, zones with unselected labels skipped, row-weighted per-ID means averaged over IDs."
+    """ESA-ADB affiliation (precision, recall) from labels and predicted events: zones on all labels, zones with
+    unselected labels skipped, row-weighted per-ID means averaged over IDs."""
     s_all, e_all = lab["_start"].to_numpy(), lab["_end"].to_numpy()
     us, ue, _ = merge_closed(s_all, e_all)
     if len(us) == 0: return math.nan, math.nan
@@ -396,7 +430,8 @@ def _affiliation(lab, sel, ps, pe, fr):
     ids, gid = np.unique(lab["ID"].to_numpy()[keep].astype(str), return_inverse=True)
     w = np.bincount(gid, minlength=len(ids)).astype(float)
     z = zone[keep]
-    return float(np.mean(np.bincount(gid, prec[z], minlength=len(ids)) / w)), float(np.mean(np.bincount(gid, rec[z], minlength=len(ids)) / w))
+    return float(np.mean(np.bincount(gid, prec[z], minlength=len(ids)) / w)), float(np.mean(np.bincount(gid, rec[z],
+        minlength=len(ids)) / w))
 
 # %% ../nbs/08_evaluation.ipynb #c64fab60
 def esa_scores(labels, y_pred, full_range=None, beta=0.5, select_labels=DEFAULT_SELECTION) -> dict:
@@ -413,7 +448,8 @@ def esa_scores(labels, y_pred, full_range=None, beta=0.5, select_labels=DEFAULT_
     prec = tp / (tp + ew["FP"]) if tp + ew["FP"] else 0.0
     if prec > 0: prec *= ew["TNR"]
     rec = tp / (tp + ew["FN"]) if tp + ew["FN"] else 0.0
-    out = {"alarming_precision": tp / (tp + ew["redundant"]) if tp + ew["redundant"] else 0.0, "EW_precision": prec, "EW_recall": rec}
+    out = {"alarming_precision": tp / (tp + ew["redundant"]) if tp + ew["redundant"] else 0.0, "EW_precision": prec,
+           "EW_recall": rec}
     for b in betas: out[f"EW_{f_key(b)}"] = _fbeta(prec, rec, b)
     ap, ar = _affiliation(lab, sel, ps, pe, fr)
     out["AFF_precision"], out["AFF_recall"] = ap, ar
@@ -444,7 +480,8 @@ def _mean(x) -> float: return float(np.mean(x)) if len(x) else math.nan
 
 def _subsystem_groups(subsystems, channels) -> dict:
     "{subsystem: [predicted channels]} from a channel -> subsystem mapping (or subsystem -> channels lists)."
-    if not isinstance(subsystems, Mapping): raise DataError(f"subsystems: expected a mapping channel -> subsystem, got {type(subsystems).__name__}")
+    if not isinstance(subsystems, Mapping): raise DataError("subsystems: expected a mapping channel -> subsystem, "
+                                                            f"got {type(subsystems).__name__}")
     if subsystems and all(isinstance(v, (list, tuple, set, np.ndarray)) for v in subsystems.values()):
         subsystems = {c: s for s, cs in subsystems.items() for c in cs}
     groups = {}
@@ -452,7 +489,8 @@ def _subsystem_groups(subsystems, channels) -> dict:
         if c in subsystems: groups.setdefault(subsystems[c], []).append(c)
     return groups
 
-def channel_aware_fscore(labels, y_pred_channels, full_range=None, beta=0.5, select_labels=DEFAULT_SELECTION, subsystems=None) -> dict:
+def channel_aware_fscore(labels, y_pred_channels, full_range=None, beta=0.5, select_labels=DEFAULT_SELECTION,
+                         subsystems=None) -> dict:
     """ESA-ADB channel-aware precision/recall/F-beta per event ID (averaged), and subsystem-aware ones with a
     `subsystems` mapping (channel -> subsystem). Channels = the columns (keys) of `y_pred_channels`."""
     beta = _check_beta(beta)
@@ -481,9 +519,10 @@ def channel_aware_fscore(labels, y_pred_channels, full_range=None, beta=0.5, sel
         rows = np.flatnonzero(ci == k)                                                # rows of any ID on this channel
         a, b = np.maximum(ws[:, None], s[rows][None, :]), np.minimum(we[:, None], e[rows][None, :])
         wi, ri = np.nonzero((a <= b) & (wg[:, None] != gid[rows][None, :]))
-        lo, hi = hits(a[wi, ri], b[wi, ri], cs, cl)                                   # window ∩ other event ∩ prediction
+        lo, hi = hits(a[wi, ri], b[wi, ri], cs, cl)  # window ∩ other event ∩ prediction
         np.logical_or.at(excused[:, k], wg[wi], hi > lo)
-    P, R, F = _prf((affected & detected).sum(1), (~affected & detected & ~excused).sum(1), (affected & ~detected).sum(1), beta)
+    P, R, F = _prf((affected & detected).sum(1), (~affected & detected & ~excused).sum(1),
+                   (affected & ~detected).sum(1), beta)
     out = {"channel_precision": _mean(P), "channel_recall": _mean(R), f"channel_F{beta:.2f}": _mean(F)}
     if subsystems is not None:
         groups = _subsystem_groups(subsystems, channels)
@@ -515,7 +554,8 @@ def _is_per_channel(y) -> bool:
     return False
 
 def adtqc(labels, y_pred, full_range=None, exponent=math.e, select_labels=DEFAULT_SELECTION) -> dict:
-    "ESA-ADB ADTQC detection-timing scores: `Nb_Before`, `Nb_After`, `AfterRate`, `Total`; `y_pred` one series (global) or per-channel predictions."
+    """ESA-ADB ADTQC detection-timing scores: `Nb_Before`, `Nb_After`, `AfterRate`, `Total`; `y_pred` one series
+    (global) or per-channel predictions."""
     exponent = float(exponent)
     per_channel = _is_per_channel(y_pred)
     parts = _channel_parts(y_pred, "y_pred") if per_channel else {"": _series_parts(y_pred, "y_pred")}
@@ -552,7 +592,8 @@ def adtqc(labels, y_pred, full_range=None, exponent=math.e, select_labels=DEFAUL
     lat = first_det[d] - start[d]
     score = timing_curve(lat, alpha[d], length[d], exponent)
     nb = int((lat < 0).sum())
-    return {"Nb_Before": nb, "Nb_After": len(d) - nb, "AfterRate": (len(d) - nb) / len(d), "Total": float(np.mean(score))}
+    return {"Nb_Before": nb, "Nb_After": len(d) - nb, "AfterRate": (len(d) - nb) / len(d),
+            "Total": float(np.mean(score))}
 
 # %% ../nbs/08_evaluation.ipynb #b72c88b3
 _all_ = ["challenge_fscore"]
@@ -561,11 +602,13 @@ _all_ = ["challenge_fscore"]
 def _prediction_frame(predictions) -> pd.DataFrame:
     "The predictions frame with a DatetimeIndex."
     if isinstance(predictions, pd.Series): predictions = predictions.rename("is_anomaly").to_frame()
-    if not isinstance(predictions, pd.DataFrame): raise DataError(f"predictions: expected a DataFrame, got {type(predictions).__name__}")
+    if not isinstance(predictions, pd.DataFrame): raise DataError("predictions: expected a DataFrame, got "
+                                                                  f"{type(predictions).__name__}")
     if "timestamp" in predictions.columns:
         t = pd.DatetimeIndex(_to_ns(predictions["timestamp"], "predictions: column 'timestamp'"), name="timestamp")
         predictions = predictions.drop(columns="timestamp").set_index(t)
-    elif not isinstance(predictions.index, pd.DatetimeIndex): raise DataError("predictions: expected a DatetimeIndex or a 'timestamp' column")
+    elif not isinstance(predictions.index, pd.DatetimeIndex): raise DataError("predictions: expected a DatetimeIndex "
+                                                                              "or a 'timestamp' column")
     if len(predictions) == 0: raise DataError("predictions: empty prediction")
     return predictions
 
@@ -601,15 +644,19 @@ def evaluate(labels, predictions, full_range=None, beta=0.5, select_labels=DEFAU
         yc = pred[chans]
         lab_c = labels[labels["Channel"].astype(str).isin(chans)] if "Channel" in labels.columns else labels
         rows.update(channel_aware_fscore(labels, yc, full_range, beta, select_labels, subsystems))
-        rows.update({f"ADTQC_channels_{k}": v for k, v in adtqc(lab_c, yc, full_range, exponent, select_labels).items()})
-    if not rows: raise DataError(f"predictions: no 'is_anomaly' and no 'channel_<n>' column among {list(pred.columns)[:8]}")
+        rows.update({f"ADTQC_channels_{k}": v for k, v in adtqc(lab_c, yc, full_range, exponent,
+                                                                select_labels).items()})
+    if not rows: raise DataError("predictions: no 'is_anomaly' and no 'channel_<n>' column among "
+                                 f"{list(pred.columns)[:8]}")
     return pd.DataFrame({"metric": list(rows), "value": [float(v) for v in rows.values()]})
 
 # %% ../nbs/08_evaluation.ipynb #7bbbc6cd
 def window_report(is_anomaly, window: int = 1000, indices: str = "all") -> pd.DataFrame:
-    "Anomaly report per block of `window` samples: `range` ('0-999'), `status` (OK / ANOMALY), `indices` (flagged sample indices, comma-joined)."
+    """Anomaly report per block of `window` samples: `range` ('0-999'), `status` (OK / ANOMALY), `indices` (flagged
+    sample indices, comma-joined)."""
     if isinstance(is_anomaly, pd.DataFrame):
-        if "is_anomaly" not in is_anomaly.columns: raise DataError(f"window_report: the frame has no 'is_anomaly' column ({list(is_anomaly.columns)[:5]})")
+        if "is_anomaly" not in is_anomaly.columns: raise DataError("window_report: the frame has no 'is_anomaly' "
+                                                                   f"column ({list(is_anomaly.columns)[:5]})")
         is_anomaly = is_anomaly["is_anomaly"]
     y = _as_binary(np.asarray(is_anomaly), "is_anomaly")
     if len(y) == 0: raise DataError("is_anomaly: empty prediction")
@@ -629,7 +676,8 @@ def write_window_report(df: pd.DataFrame, path) -> Path:
     "Write a window report as `range,status,indices` lines (indices unquoted, as in the seed format), atomically."
     missing = [c for c in ("range", "status", "indices") if c not in df.columns]
     if missing: raise DataError(f"window report: missing column(s) {missing}")
-    lines = ["range,status,indices"] + [f"{r},{s},{i}" for r, s, i in zip(df["range"], df["status"], df["indices"].fillna(""))]
+    lines = ["range,status,indices"] + [f"{r},{s},{i}" for r, s, i in zip(df["range"], df["status"],
+                                                                          df["indices"].fillna(""))]
     path = Path(path)
     with atomic_write(path, "w") as f: f.write("\n".join(lines) + "\n")
     return path
@@ -639,6 +687,7 @@ def read_window_report(path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found")
     lines = path.read_text().splitlines()
-    if not lines or lines[0] != "range,status,indices": raise DataError(f"{path}: not a window report (header {lines[:1]})")
+    if not lines or lines[0] != "range,status,indices": raise DataError(f"{path}: not a window report (header "
+                                                                        f"{lines[:1]})")
     rows = [l.split(",", 2) + [""] * (3 - len(l.split(",", 2))) for l in lines[1:]]
     return pd.DataFrame(rows, columns=["range", "status", "indices"])

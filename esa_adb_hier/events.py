@@ -20,7 +20,8 @@ def _as_binary(y, name: str) -> np.ndarray:
     if a.dtype == bool or a.size == 0: return a.astype(bool, copy=False)
     if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
         raise DataError(f"{name}: expected 0/1 values, got dtype {a.dtype}")
-    if np.issubdtype(a.dtype, np.integer): ok = a.max() <= 1 and (np.issubdtype(a.dtype, np.unsignedinteger) or a.min() >= 0)
+    if np.issubdtype(a.dtype, np.integer): ok = a.max() <= 1 and (np.issubdtype(a.dtype, np.unsignedinteger)
+                                                                  or a.min() >= 0)
     else: ok = bool(((a == 0) | (a == 1)).all())
     if not ok:
         i = int(np.flatnonzero((a != 0) & (a != 1))[0])
@@ -33,7 +34,8 @@ def runs_of_ones(y) -> tuple[np.ndarray, np.ndarray]:
 
 # %% ../nbs/00a_events.ipynb #0ea16825
 def runs_touching(starts, stops, other_starts, other_stops) -> np.ndarray:
-    "For each half-open run `[starts[i], stops[i])`: does it share a sample with any run of the sorted, disjoint `other` runs?"
+    """For each half-open run `[starts[i], stops[i])`: does it share a sample with any run of the sorted, disjoint
+    `other` runs?"""
     starts, stops = np.asarray(starts, np.int64), np.asarray(stops, np.int64)
     os_, oe = np.asarray(other_starts, np.int64), np.asarray(other_stops, np.int64)
     if len(os_) == 0: return np.zeros(len(starts), dtype=bool)
@@ -55,11 +57,13 @@ def _check_beta(beta) -> float:
     return b
 
 def f_key(beta: float, sep: str = "_") -> str:
-    "Name of the F-score key for `beta` as the benchmark writes it (`EW_F_0.50` style: `F` + `sep` + beta with 2 decimals)."
+    """Name of the F-score key for `beta` as the benchmark writes it (`EW_F_0.50` style: `F` + `sep` + beta with 2
+    decimals)."""
     return f"F{sep}{beta:.2f}"
 
 def challenge_fscore(y_true, y_pred, beta: float = 0.5) -> dict:
-    "Sample-based corrected event-wise F-beta of the ESA-ADB challenge for 0/1 arrays `y_true`, `y_pred` (same length)."
+    """Sample-based corrected event-wise F-beta of the ESA-ADB challenge for 0/1 arrays `y_true`, `y_pred` (same
+    length)."""
     beta = _check_beta(beta)
     t, p = _as_binary(y_true, "y_true"), _as_binary(y_pred, "y_pred")
     if len(p) == 0: raise DataError("y_pred: empty prediction")

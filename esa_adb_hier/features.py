@@ -31,16 +31,19 @@ def segment_ranges(n: int, length: int, step: int) -> tuple[np.ndarray, np.ndarr
 
 def _check_segmentation(length, step, where="segment_features"):
     for name, v, lo in (("length", length, 2), ("step", step, 1)):
-        if not isinstance(v, (int, np.integer)) or v < lo: raise DataError(f"{where}: {name} must be an integer >= {lo}, got {v!r}")
+        if not isinstance(v, (int, np.integer)) or v < lo: raise DataError(f"{where}: {name} must be an integer >= "
+                                                                           f"{lo}, got {v!r}")
 
 # %% ../nbs/04_features.ipynb #30f33b4a
-FEATURES = ("min", "max", "mean", "var", "std", "skew", "kurtosis", "slope", "diff_var", "spectral_centroid", "stft_energy")
+FEATURES = ("min", "max", "mean", "var", "std", "skew", "kurtosis", "slope", "diff_var", "spectral_centroid",
+            "stft_energy")
 
 def stft_frames(length: int, frame: int | None = None, hop: int | None = None) -> tuple[int, int]:
     "(frame, hop) of the STFT inside a segment of `length`: defaults `max(2, length // 5)` and half of it."
     f = max(2, length // 5) if frame is None else int(frame)
     h = max(1, f // 2) if hop is None else int(hop)
-    if not 2 <= f <= length or h < 1: raise DataError(f"stft frame must be in [2, length={length}] and hop >= 1, got frame={f}, hop={h}")
+    if not 2 <= f <= length or h < 1: raise DataError(f"stft frame must be in [2, length={length}] and hop >= 1, got "
+                                                      f"frame={f}, hop={h}")
     return f, h
 
 def feature_columns(lags: Sequence[int] = (1, 2, 3, 4, 5)) -> list:
@@ -52,11 +55,13 @@ def feature_columns(lags: Sequence[int] = (1, 2, 3, 4, 5)) -> list:
 def _hann(F: int) -> np.ndarray: return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(F) / F)
 
 def _rowsum(a: np.ndarray) -> np.ndarray:
-    "Row sums of a C-contiguous 2-D array; numpy sums each row on its own, so the result does not depend on the number of rows (BLAS matrix-vector products do)."
+    """Row sums of a C-contiguous 2-D array; numpy sums each row on its own, so the result does not depend on the
+    number of rows (BLAS matrix-vector products do)."""
     return np.add.reduce(a, axis=1)
 
 def _frame_magnitudes(xb: np.ndarray, F: int, hop: int, count: int) -> np.ndarray:
-    "Summed rfft magnitude of `count` detrended Hann-windowed frames of `F` samples every `hop` samples of `xb` (float64)."
+    """Summed rfft magnitude of `count` detrended Hann-windowed frames of `F` samples every `hop` samples of `xb`
+    (float64)."""
     fr = np.array(sliding_window_view(xb, F)[: (count - 1) * hop + 1: hop])
     fr -= fr[:, :1]                                  # exact zeros for constant frames
     fr -= (_rowsum(fr) / F)[:, None]
@@ -105,7 +110,7 @@ def _block_features(xb: np.ndarray, length: int, step: int, ns: int, F: int, H: 
     E = _frame_magnitudes(xb, F, g, ((ns - 1) * step + (nf - 1) * H) // g + 1)
     Es = as_strided(E, shape=(ns, nf), strides=(E.strides[0] * (step // g), E.strides[0] * (H // g)), writeable=False)
     Em = np.zeros(ns)
-    for j in range(nf): Em += Es[:, j]              # a loop over the ~9 frames of a segment: the same order for any block size
+    for j in range(nf): Em += Es[:, j]  # a loop over the ~9 frames of a segment: the same order for any block size
     Em /= nf
     Ev = np.zeros(ns)
     for j in range(nf): Ev += (Es[:, j] - Em) ** 2
@@ -120,14 +125,18 @@ def segment_features(x, length: int = 50, step: int = 10, lags: Sequence[int] = 
     "One row per segment `x[i*step : i*step+length]`: the statistical features, step differences and a `valid` flag."
     x = np.asarray(x)
     if x.ndim != 1: raise DataError(f"segment_features: x must be one-dimensional, got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x): raise DataError(f"segment_features: x must be real numbers, got dtype {x.dtype}")
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x): raise DataError("segment_features: x must be "
+                                                                                    "real numbers, got dtype "
+                                                                                    f"{x.dtype}")
     _check_segmentation(length, step)
     lags = [int(k) for k in lags]
-    if any(k < 1 for k in lags) or len(set(lags)) != len(lags): raise DataError(f"segment_features: lags must be distinct positive integers, got {lags}")
+    if any(k < 1 for k in lags) or len(set(lags)) != len(lags): raise DataError("segment_features: lags must be "
+                                                                                "distinct positive integers, got "
+                                                                                f"{lags}")
     F, H = stft_frames(length, stft_frame, stft_hop)
     ns = n_segments(len(x), length, step)
     names = feature_columns(lags)
-    allc = np.empty((len(names), ns))                # one row per column: the frame below is built on it without copying
+    allc = np.empty((len(names), ns))  # one row per column: the frame below is built on it without copying
     feats = allc[: len(FEATURES)]
     finite = np.isfinite(x)
     all_finite = bool(finite.all())
@@ -158,8 +167,10 @@ def segment_features(x, length: int = 50, step: int = 10, lags: Sequence[int] = 
 def pooled_segment_ranges(n_segments: int, window: int = 200, stride: int = 20) -> tuple[np.ndarray, np.ndarray]:
     "Half-open segment range `[start, stop)` of every pooled row, with a final right-aligned row for a ragged end."
     for name, v in (("window", window), ("stride", stride)):
-        if not isinstance(v, (int, np.integer)) or v < 1: raise DataError(f"pooling: {name} must be a positive integer, got {v!r}")
-    if stride > window: raise DataError(f"pooling: stride={stride} > window={window} would skip segments between pooled rows")
+        if not isinstance(v, (int, np.integer)) or v < 1: raise DataError(f"pooling: {name} must be a positive "
+                                                                          f"integer, got {v!r}")
+    if stride > window: raise DataError(f"pooling: stride={stride} > window={window} would skip segments between "
+                                        "pooled rows")
     n = int(n_segments)
     if n <= 0: return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if n <= window: return np.array([0], dtype=np.int64), np.array([n], dtype=np.int64)
@@ -167,15 +178,19 @@ def pooled_segment_ranges(n_segments: int, window: int = 200, stride: int = 20) 
     if s[-1] + window < n: s = np.append(s, n - window)
     return s, s + window
 
-def pooled_sample_ranges(n_samples: int, length: int = 50, step: int = 10, window: int = 200, stride: int = 20) -> tuple[np.ndarray, np.ndarray]:
+def pooled_sample_ranges(n_samples: int, length: int = 50, step: int = 10, window: int = 200,
+                         stride: int = 20) -> tuple[np.ndarray, np.ndarray]:
     "Half-open sample range covered by every pooled row of a series of `n_samples`."
     s, e = pooled_segment_ranges(n_segments(n_samples, length, step), window, stride)
     return s * step, (e - 1) * step + length
 
 # %% ../nbs/04_features.ipynb #b5a913b0
-def _pool_reduce(v: np.ndarray, starts: np.ndarray, stops: np.ndarray, window: int, stride: int, how: str) -> np.ndarray:
+def _pool_reduce(v: np.ndarray, starts: np.ndarray, stops: np.ndarray, window: int, stride: int,
+                 how: str) -> np.ndarray:
     "NaN-ignoring min or max of `v[start:stop]` (one feature, 1-D) for every (start, stop)."
-    red, filt, fill = (np.fmin, ndimage.minimum_filter1d, np.inf) if how == "min" else (np.fmax, ndimage.maximum_filter1d, -np.inf)
+    red, filt, fill = (np.fmin, ndimage.minimum_filter1d, np.inf) if how == "min" else (np.fmax,
+                                                                                        ndimage.maximum_filter1d,
+                                                                                        -np.inf)
     out = np.empty(len(starts))
     full = (stops - starts) == window
     if full.any():
@@ -187,7 +202,7 @@ def _pool_reduce(v: np.ndarray, starts: np.ndarray, stops: np.ndarray, window: i
         fs = starts[full]
         aligned = fs % g == 0
         res = np.empty(len(fs))
-        res[aligned] = sl[fs[aligned] // g + k // 2]          # a centred filter of size k at i + k//2 covers blocks [i, i + k)
+        res[aligned] = sl[fs[aligned] // g + k // 2]  # a centred filter of size k at i + k//2 covers blocks [i, i + k)
         for r in np.flatnonzero(~aligned):                  # at most one row: the right-aligned ragged end
             res[r] = red.reduce(v[fs[r]: fs[r] + window])
         res[res == fill] = np.nan                           # the window held only NaN
@@ -197,13 +212,17 @@ def _pool_reduce(v: np.ndarray, starts: np.ndarray, stops: np.ndarray, window: i
     return out
 
 def pool_min_max(features: pd.DataFrame, window: int = 200, stride: int = 20) -> pd.DataFrame:
-    "Rolling min and max of every feature column over `window` segments every `stride` segments: columns `min_<f>`, `max_<f>`, `valid`."
-    if not isinstance(features, pd.DataFrame): raise DataError(f"pool_min_max: features must be a DataFrame, got {type(features).__name__}")
+    """Rolling min and max of every feature column over `window` segments every `stride` segments: columns `min_<f>`,
+    `max_<f>`, `valid`."""
+    if not isinstance(features, pd.DataFrame): raise DataError("pool_min_max: features must be a DataFrame, got "
+                                                               f"{type(features).__name__}")
     cols = [c for c in features.columns if c != "valid"]
-    bad = [c for c in cols if not pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])]
+    bad = [c for c in cols if not pd.api.types.is_numeric_dtype(features[c])
+           or pd.api.types.is_bool_dtype(features[c])]
     if bad: raise DataError(f"pool_min_max: feature column(s) {bad[:5]} are not numeric")
     starts, stops = pooled_segment_ranges(len(features), window, stride)
-    dt = np.result_type(np.float32, *[features[c].dtype for c in cols])   # float32 stays float32, integers become float64
+    # float32 stays float32, integers become float64
+    dt = np.result_type(np.float32, *[features[c].dtype for c in cols])
     res = np.empty((2 * len(cols), len(starts)), dtype=dt)
     for j, c in enumerate(cols):                             # a loop over feature columns, each reduced in one pass
         v = np.ascontiguousarray(features[c].to_numpy(np.float64))
@@ -230,17 +249,20 @@ def _spread_max(v, s, e, n) -> np.ndarray:
             np.maximum.at(cur, e[sel] - (1 << k), v[sel])
         if k:
             h = 1 << (k - 1)
-            if n > h: np.maximum(cur[h:], cur[:-h], out=cur[h:])   # level k-1: [i, i+h) is inside [i, i+2h) and [i-h, i+h)
+            # level k-1: [i, i+h) is inside [i, i+2h) and [i-h, i+h)
+            if n > h: np.maximum(cur[h:], cur[:-h], out=cur[h:])
     return cur
 
 def spread_to_samples(values, starts, stops, n: int, how: str = "mean") -> np.ndarray:
-    "Per-sample mean (or max) of the values of the rows whose half-open sample range `[start, stop)` covers the sample; NaN where none does."
+    """Per-sample mean (or max) of the values of the rows whose half-open sample range `[start, stop)` covers the
+    sample; NaN where none does."""
     v = np.asarray(values, dtype=np.float64)
     s = np.asarray(starts, dtype=np.int64).ravel(); e = np.asarray(stops, dtype=np.int64).ravel()
     n = int(n)
     if how not in ("mean", "max"): raise DataError(f"spread_to_samples: how must be 'mean' or 'max', got {how!r}")
     if v.ndim not in (1, 2) or len(v) != len(s) or len(s) != len(e):
-        raise DataError(f"spread_to_samples: values ({v.shape}), starts ({s.shape}) and stops ({e.shape}) must have one entry per row")
+        raise DataError(f"spread_to_samples: values ({v.shape}), starts ({s.shape}) and stops ({e.shape}) must have "
+                        "one entry per row")
     if len(s) and (s.min() < 0 or e.max() > n or (e < s).any()):
         raise DataError(f"spread_to_samples: ranges must satisfy 0 <= start <= stop <= n={n}")
     if v.ndim == 2: return np.stack([spread_to_samples(v[:, j], s, e, n, how) for j in range(v.shape[1])], axis=1)

@@ -24,8 +24,10 @@ def _as_ranges(ranges) -> np.ndarray:
     if a.size == 0: return np.zeros((0, 2), dtype=np.int64)
     if a.ndim != 2 or a.shape[1] != 2: raise DataError(f"Blocks: expected (start, stop) pairs, got {list(ranges)[:3]}")
     try: r = a.astype(np.int64)
-    except (TypeError, ValueError): raise DataError(f"Blocks: start/stop must be integers, got {list(ranges)[:3]}") from None
-    if not np.array_equal(r, a.astype(float)): raise DataError(f"Blocks: start/stop must be integers, got {list(ranges)[:3]}")
+    except (TypeError,
+            ValueError): raise DataError(f"Blocks: start/stop must be integers, got {list(ranges)[:3]}") from None
+    if not np.array_equal(r, a.astype(float)): raise DataError("Blocks: start/stop must be integers, got "
+                                                               f"{list(ranges)[:3]}")
     if (r < 0).any(): raise DataError(f"Blocks: negative sample index in {r[(r < 0).any(1)][0].tolist()}")
     if (r[:, 1] < r[:, 0]).any(): raise DataError(f"Blocks: stop before start in {r[r[:, 1] < r[:, 0]][0].tolist()}")
     return r
@@ -71,7 +73,8 @@ class Blocks:
 
     def mask(self, n: int) -> np.ndarray:
         "Boolean mask of length `n`, True on the set."
-        if self.ranges and self.ranges[-1][1] > n: raise DataError(f"Blocks reach sample {self.ranges[-1][1]} but the mask has length n={n}")
+        if self.ranges and self.ranges[-1][1] > n: raise DataError(f"Blocks reach sample {self.ranges[-1][1]} but the "
+                                                                   f"mask has length n={n}")
         m = np.zeros(int(n), dtype=bool)
         for a, b in self.ranges: m[a:b] = True     # one slice assignment per range (a handful)
         return m
@@ -117,7 +120,8 @@ def cca_split(n: int, fraction: float = 0.2) -> tuple[slice, slice]:
     if not 0 <= fraction < 1: raise DataError(f"cca_split: fraction must be in [0, 1), got {fraction}")
     k = _round_half_up(fraction * n)
     if fraction > 0 and not 1 <= k <= n - 1:
-        raise DataError(f"cca_split: n={n} samples are too few for a cross-channel block of fraction {fraction} (it would hold {k} samples)")
+        raise DataError(f"cca_split: n={n} samples are too few for a cross-channel block of fraction {fraction} (it "
+                        f"would hold {k} samples)")
     return slice(0, n - k), slice(n - k, n)
 
 # %% ../nbs/03_masking.ipynb #6d7a5d1c
@@ -126,14 +130,16 @@ def _level_blocks(length: int, k: int, fraction: float | None, what: str) -> lis
     if k < 1: raise DataError(f"{what}: the number of masks must be at least 1, got {k}")
     if fraction is None or abs(k * fraction - 1) < 1e-9:
         if fraction is None and k == 1:
-            raise DataError(f"{what}: one equal segment would mask the whole series; give a fraction or use at least 2 masks")
+            raise DataError(f"{what}: one equal segment would mask the whole series; give a fraction or use at least "
+                            "2 masks")
         if length < k: raise DataError(f"{what}: {length} samples cannot be split into {k} non-empty blocks")
         b = (np.arange(k + 1, dtype=np.int64) * length) // k
         return list(zip(b[:-1].tolist(), b[1:].tolist()))
     if not 0 < fraction < 1: raise DataError(f"{what}: fraction must be in (0, 1), got {fraction}")
     size = _round_half_up(fraction * length)
     if not 1 <= size < length:
-        raise DataError(f"{what}: a {fraction:.0%} block of {length} samples holds {size} samples; need between 1 and {length - 1}")
+        raise DataError(f"{what}: a {fraction:.0%} block of {length} samples holds {size} samples; need between 1 and "
+                        f"{length - 1}")
     if k == 1: starts = [length - size]
     else: starts = [_round_half_up(i * (length - size) / (k - 1)) for i in range(k)]
     return [(s, s + size) for s in starts]
@@ -157,10 +163,12 @@ class MaskConfig:
     base: Blocks
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "m": self.m, **{k: [list(r) for r in getattr(self, k)] for k in ("stack", "mine", "base")}}
+        return {"n": self.n, "m": self.m, **{k: [list(r) for r in getattr(self, k)] for k in ("stack", "mine",
+            "base")}}
     @classmethod
     def from_dict(cls, d: dict) -> "MaskConfig":
-        try: return cls(int(d["n"]), int(d["m"]), *(Blocks(tuple(map(tuple, d[k]))) for k in ("stack", "mine", "base")))
+        try: return cls(int(d["n"]), int(d["m"]), *(Blocks(tuple(map(tuple, d[k]))) for k in ("stack", "mine",
+            "base")))
         except KeyError as e: raise DataError(f"mask configuration: missing key {e}") from None
 
 @dataclass
@@ -199,29 +207,36 @@ class MaskPlan:
     def summary(self):
         "One row per configuration: sample counts and ranges of each set."
         import pandas as pd
-        return pd.DataFrame([{"n": c.n, "m": c.m, "stack": c.stack.length, "mine": c.mine.length, "base": c.base.length,
+        return pd.DataFrame([{"n": c.n, "m": c.m, "stack": c.stack.length, "mine": c.mine.length,
+                              "base": c.base.length,
                               "stack_ranges": list(c.stack), "mine_ranges": list(c.mine)} for c in self.configs])
 
 # %% ../nbs/03_masking.ipynb #5fc7e83a
 def two_level_masks(n: int, n_outer: int = 5, n_inner: int = 3, outer_fraction: float | None = None,
                     inner_fraction: float | None = None, mining_fraction: float | None = None) -> MaskPlan:
-    "Plan of `n_outer` x `n_inner` configurations (stacker, mining and base data) over `n` samples; see the rules above."
+    """Plan of `n_outer` x `n_inner` configurations (stacker, mining and base data) over `n` samples; see the rules
+    above."""
     n = int(n)
     if n < 1: raise DataError(f"two_level_masks: n must be positive, got {n}")
     whole = Blocks(((0, n),))
     configs = []
-    for i, (a, b) in enumerate(_level_blocks(n, n_outer, outer_fraction, "two_level_masks: outer level (n_outer, outer_fraction)")):
+    for i, (a, b) in enumerate(_level_blocks(n, n_outer, outer_fraction, "two_level_masks: outer level (n_outer, "
+                                                                         "outer_fraction)")):
         stack = Blocks(((a, b),)); rest = whole - stack
         n_hat = rest.length
-        for j, (c, d) in enumerate(_level_blocks(n_hat, n_inner, inner_fraction, f"two_level_masks: inner level of outer block {i} (n_inner, inner_fraction)")):
+        for j, (c, d) in enumerate(_level_blocks(n_hat, n_inner, inner_fraction,
+                                                 f"two_level_masks: inner level of outer block {i} (n_inner, "
+                                                 "inner_fraction)")):
             if mining_fraction is not None:
                 size = _round_half_up(mining_fraction * n_hat)
                 if not 1 <= size <= d - c:
-                    raise DataError(f"two_level_masks: mining_fraction={mining_fraction} gives {size} samples, but the inner block holds {d - c} (need 1..{d - c})")
+                    raise DataError(f"two_level_masks: mining_fraction={mining_fraction} gives {size} samples, but "
+                                    f"the inner block holds {d - c} (need 1..{d - c})")
                 d = c + size
             mine = _expand(rest, c, d)
             base = rest - mine
-            if not base: raise DataError(f"two_level_masks: configuration ({i}, {j}) leaves no base-model data for n={n}")
+            if not base: raise DataError(f"two_level_masks: configuration ({i}, {j}) leaves no base-model data for "
+                                         f"n={n}")
             configs.append(MaskConfig(i, j, stack, mine, base))
     return MaskPlan(n, n_outer, n_inner, configs, outer_fraction, inner_fraction, mining_fraction)
 
@@ -230,13 +245,16 @@ def _as_blocks(x, what: str) -> Blocks:
     if x is None: return Blocks()
     if isinstance(x, Blocks): return x
     if isinstance(x, slice):
-        if x.step not in (None, 1) or x.start is None or x.stop is None: raise DataError(f"{what}: expected a slice with explicit start and stop, got {x}")
+        if x.step not in (None, 1) or x.start is None or x.stop is None: raise DataError(f"{what}: expected a slice "
+                                                                                         "with explicit start and "
+                                                                                         f"stop, got {x}")
         return Blocks(((x.start, x.stop),))
     try: return Blocks((tuple(x),)) if len(x) == 2 and np.isscalar(x[0]) else Blocks(x)
     except TypeError: raise DataError(f"{what}: expected a slice, (start, stop) or Blocks, got {x!r}") from None
 
 def check_plan(plan: MaskPlan, cca=None) -> MaskPlan:
-    "Raise `DataError` if `plan` (and the cross-channel block `cca`) reuse any training index across layers; return the plan."
+    """Raise `DataError` if `plan` (and the cross-channel block `cca`) reuse any training index across layers; return
+    the plan."""
     if not plan.configs: raise DataError("check_plan: the plan has no configurations")
     cca = _as_blocks(cca, "check_plan: cca")
     everything = Blocks()
@@ -244,13 +262,17 @@ def check_plan(plan: MaskPlan, cca=None) -> MaskPlan:
         w = f"check_plan: configuration (n={c.n}, m={c.m})"
         for name in ("stack", "mine", "base"):
             bl = getattr(c, name)
-            if bl and (bl.ranges[0][0] < 0 or bl.ranges[-1][1] > plan.n): raise DataError(f"{w}: {name} {list(bl)} leaves [0, {plan.n})")
-        if not c.base or not c.mine or not c.stack: raise DataError(f"{w}: empty set (stack {c.stack.length}, mine {c.mine.length}, base {c.base.length} samples)")
+            if bl and (bl.ranges[0][0] < 0 or bl.ranges[-1][1] > plan.n): raise DataError(f"{w}: {name} {list(bl)} "
+                                                                                          f"leaves [0, {plan.n})")
+        if not c.base or not c.mine or not c.stack: raise DataError(f"{w}: empty set (stack {c.stack.length}, mine "
+                                                                    f"{c.mine.length}, base {c.base.length} samples)")
         first = plan.outer(c.n)[0].stack if 0 <= c.n < plan.n_outer else None
-        if first != c.stack: raise DataError(f"{w}: x_n {list(c.stack)} differs from the other configurations of outer index {c.n} ({first})")
+        if first != c.stack: raise DataError(f"{w}: x_n {list(c.stack)} differs from the other configurations of "
+                                             f"outer index {c.n} ({first})")
         for name in ("mine", "base"):
             leak = c.stack & getattr(c, name)
-            if leak: raise DataError(f"{w}: stacker data x_n shares samples {list(leak)[:3]} with the {name} data of its base model")
+            if leak: raise DataError(f"{w}: stacker data x_n shares samples {list(leak)[:3]} with the {name} data of "
+                                     "its base model")
         leak = c.mine & c.base
         if leak: raise DataError(f"{w}: mining data shares samples {list(leak)[:3]} with base-model data")
         everything = everything | c.stack | c.mine | c.base
@@ -273,7 +295,8 @@ def _plan_invariants(plan: MaskPlan):
 # %% ../nbs/03_masking.ipynb #77c927aa
 def overlap_gap(span: int, stride: int) -> int:
     "Items `stride` apart that each cover `span` positions: how many to skip so that two items share no position."
-    if span < 1 or stride < 1: raise DataError(f"overlap_gap: span and stride must be positive, got span={span}, stride={stride}")
+    if span < 1 or stride < 1: raise DataError(f"overlap_gap: span and stride must be positive, got span={span}, "
+                                               f"stride={stride}")
     return max(0, -(-span // stride) - 1)
 
 def time_series_splits(n: int, k: int = 3, gap: int = 0) -> list[tuple[slice, slice]]:
@@ -295,7 +318,8 @@ def plot_plan(plan: MaskPlan, cca=None, ax=None, figsize=(7, 3.2)):
     from matplotlib.patches import Patch
     if ax is None: _, ax = plt.subplots(figsize=figsize, dpi=70)
     cca = _as_blocks(cca, "plot_plan: cca")
-    labels = {"base": "base models  x̂_n \\ x̂_{n,m}", "mine": "shapelet mining  x̂_{n,m}", "stack": "stacker  x_n", "cca": "cross-channel  x_cca"}
+    labels = {"base": "base models  x̂_n \\ x̂_{n,m}", "mine": "shapelet mining  x̂_{n,m}", "stack": "stacker  x_n",
+              "cca": "cross-channel  x_cca"}
     for row, c in enumerate(plan.configs):
         y = len(plan.configs) - 1 - row
         for name in ("base", "mine", "stack"):
@@ -304,6 +328,7 @@ def plot_plan(plan: MaskPlan, cca=None, ax=None, figsize=(7, 3.2)):
     ax.set_yticks(range(len(plan.configs)), [f"n={c.n}, m={c.m}" for c in reversed(plan.configs)], fontsize=7)
     ax.set_xlim(0, max(plan.n, cca.bounds[1])); ax.set_xlabel("sample")
     used = ["base", "mine", "stack"] + (["cca"] if cca else [])
-    ax.legend(handles=[Patch(color=PLAN_COLOURS[k], label=labels[k]) for k in used], fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(handles=[Patch(color=PLAN_COLOURS[k], label=labels[k]) for k in used], fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))
     ax.figure.tight_layout()
     return ax

@@ -43,8 +43,9 @@ class NominalConfig(DetectorConfig):
     residual_view: bool = True    # also fit a ridge prediction of the value from its lags and command pulses
     lags: int = 5                 # residual view: past values the prediction uses
     ridge: float = 1e-3           # residual view: ridge penalty per sample
-    alarm_view: str = "features"  # the scores alarms come from: "features", "residual" or "max" (the larger of the two)
-    threshold: str = "dynamic"    # "dynamic": Hundman et al. 2018 on the scored rows; "budget": the nominal budget only
+    # the scores alarms come from: "features", "residual" or "max" (the larger of the two)
+    alarm_view: str = "features"
+    threshold: str = "dynamic"  # "dynamic": Hundman et al. 2018 on the scored rows; "budget": the nominal budget only
     z_min: float = 2.5            # dynamic threshold candidates mean + z * std, z from z_min to z_max by z_step
     z_max: float = 12.0
     z_step: float = 0.5

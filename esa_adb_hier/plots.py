@@ -104,7 +104,8 @@ def _event_rows(ax_true, ax_pred, mission, pred, t0, t1, sel):
     te = true_event_table(mission.labels, pred["is_anomaly"], select_labels=sel)
     te = te[(te["end"] >= t0) & (te["start"] <= t1)]
     for r in te.itertuples():
-        _draw_bands(ax_true, [(r.start, r.end)], t0, t1, 0.15, 0.7, facecolor=CAT_COLOURS.get(r.Category, "tab:purple"),
+        _draw_bands(ax_true, [(r.start, r.end)], t0, t1, 0.15, 0.7, facecolor=CAT_COLOURS.get(r.Category,
+            "tab:purple"),
                     alpha=0.9, edgecolor=FOUND if r.found else MISSED, lw=2.5 if r.found else 3.0)
     ev = event_table(mission.labels, pred["is_anomaly"], select_labels=sel)
     ev = ev[(ev["end"] >= t0) & (ev["start"] <= t1)]

@@ -36,7 +36,8 @@ def run_max(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def alarm_table(pred: pd.DataFrame, mission: Mission | None = None, top: int = 3) -> pd.DataFrame:
     """One row per predicted event of `pred` (`is_anomaly` runs): `alarm`, `start`, `end`, `duration`, `samples`,
     `peak_score`, and the `top` channels by their peak channel score in the event (`channels`, `subsystems`)."""
-    if "is_anomaly" not in pred.columns: raise DataError(f"predictions: no 'is_anomaly' column among {list(pred.columns)[:6]}")
+    if "is_anomaly" not in pred.columns: raise DataError("predictions: no 'is_anomaly' column among "
+                                                         f"{list(pred.columns)[:6]}")
     a, b = mask_to_runs(pred["is_anomaly"].to_numpy())
     idx = pred.index
     period = mission.period if mission is not None else (idx[1] - idx[0] if len(idx) > 1 else pd.Timedelta(0))
@@ -66,7 +67,8 @@ def figure_uri(fig, dpi: int = 80) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 def envelope(values: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "(first position, min, max) of each of about `buckets` equal buckets of `values` (NaN ignored): display downsampling."
+    """(first position, min, max) of each of about `buckets` equal buckets of `values` (NaN ignored): display
+    downsampling."""
     v = np.asarray(values, np.float64)
     k = max(1, int(np.ceil(len(v) / max(1, buckets))))
     first = np.arange(0, len(v), k)
@@ -90,7 +92,8 @@ def nominal_bands(mission: Mission, pred: pd.DataFrame, channels: list, q: float
     return out
 
 def plot_alarm(mission: Mission, alarm: pd.Series, channels: list, bands: dict, pad=None, width: int = 900):
-    "Telemetry of `channels` around `alarm` (a row of `alarm_table`) with nominal bands, the alarm and labelled events."
+    """Telemetry of `channels` around `alarm` (a row of `alarm_table`) with nominal bands, the alarm and labelled
+    events."""
     pad = pad if pad is not None else max(alarm["duration"] * 2, mission.period * 120)
     t0, t1 = alarm["start"] - pad, alarm["end"] + pad
     idx = mission.index
@@ -109,7 +112,8 @@ def plot_alarm(mission: Mission, alarm: pd.Series, channels: list, bands: dict, 
             ax.axvspan(max(s_, t0), min(e_, t1), color=_CATEGORY_COLOURS.get(cat, "tab:purple"), alpha=0.25, lw=0)
         ax.axvspan(alarm["start"], alarm["end"] + mission.period, ymin=0.92, ymax=1.0, color="red", lw=0)
         ax.set_ylabel(c, fontsize=9); ax.tick_params(labelsize=8)
-    axes[0, 0].set_title(f"alarm {alarm['alarm']}: {alarm['start']} .. {alarm['end']}  (peak score {alarm['peak_score']:.2f}); "
+    axes[0, 0].set_title(f"alarm {alarm['alarm']}: {alarm['start']} .. {alarm['end']}  (peak score "
+                         f"{alarm['peak_score']:.2f}); "
                          "green: nominal band, red bar: alarm, shading: labelled events", fontsize=9, loc="left")
     axes[-1, 0].set_xlim(t0, t1)
     fig.tight_layout()
@@ -148,7 +152,8 @@ def report_html(pred: pd.DataFrame, mission: Mission, title: str | None = None, 
     if not pred.index.equals(mission.index):
         mission = mission.slice(pred.index[0], pred.index[-1] + mission.period)
         if not pred.index.equals(mission.index):
-            raise DataError(f"predictions ({len(pred)} rows, {pred.index[0]} .. {pred.index[-1]}) are not on the grid of "
+            raise DataError(f"predictions ({len(pred)} rows, {pred.index[0]} .. {pred.index[-1]}) are not on the grid "
+                            "of "
                             f"mission {mission.name!r}; pass the data the predictions were made on")
     matplotlib.rcParams.update({"font.size": 10})
     labelled = bool(mission.is_anomaly().any())
@@ -156,8 +161,10 @@ def report_html(pred: pd.DataFrame, mission: Mission, title: str | None = None, 
     title = title or f"esa_adb_hier report: {mission.name}"
     parts = [f"<h1>{html.escape(title)}</h1>",
              f'<p class="meta">{len(mission):,} samples, {mission.start} .. {mission.end} every {mission.period_str}; '
-             f"{len(mission.channel_names)} channels; {len(alarms)} alarm(s) covering {int(alarms['samples'].sum()):,} samples; "
-             f"written by esa_adb_hier {html.escape(esa_adb_hier.__version__)} on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+             f"{len(mission.channel_names)} channels; {len(alarms)} alarm(s) covering "
+             f"{int(alarms['samples'].sum()):,} samples; "
+             f"written by esa_adb_hier {html.escape(esa_adb_hier.__version__)} on "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
              + (f"; model: {html.escape(str(model.get('dir', '')))} ({html.escape(str(model.get('detector', '')))}, "
                 f"trained {html.escape(str(model.get('train_range', '')))})" if model else "") + "</p>"]
     if labelled:
@@ -166,14 +173,18 @@ def report_html(pred: pd.DataFrame, mission: Mission, title: str | None = None, 
         keep = ["EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision", "channel_F0.50", "subsystem_F0.50",
                 "AFF_F_0.50", "ADTQC_Total"]
         m = m[m["metric"].isin(keep)]
-        parts.append(_section("Scores against the labels", _table(m) + "<p class='meta'>Corrected event-wise F0.5 first, as "
+        parts.append(_section("Scores against the labels", _table(m) + "<p class='meta'>Corrected event-wise F0.5 "
+                                                                       "first, as "
                               "the ESA-ADB benchmark ranks detectors.</p>"))
     for name, fig in _figures(pred, mission, labelled):
         parts.append(_section(name, f'<img alt="{html.escape(name)}" src="{figure_uri(fig)}">'))
     panel_ids = set(alarms.sort_values("peak_score", ascending=False, kind="stable")["alarm"].head(max_panels))
-    shown = alarms.assign(start=alarms["start"].astype(str), end=alarms["end"].astype(str), duration=alarms["duration"].astype(str))
-    parts.append(_section(f"Alarms ({len(alarms)})", _table(shown, panel_ids) if len(alarms) else "<p>No alarm.</p>", "alarms"))
-    chans = sorted({c for a in alarms["alarm"] if a in panel_ids for c in alarms.set_index("alarm").at[a, "channels"].split(", ") if c})
+    shown = alarms.assign(start=alarms["start"].astype(str), end=alarms["end"].astype(str),
+                          duration=alarms["duration"].astype(str))
+    parts.append(_section(f"Alarms ({len(alarms)})", _table(shown, panel_ids) if len(alarms) else "<p>No alarm.</p>",
+                          "alarms"))
+    chans = sorted({c for a in alarms["alarm"] if a in panel_ids for c in alarms.set_index("alarm").at[a,
+        "channels"].split(", ") if c})
     bands = nominal_bands(mission, pred, chans)
     for _, row in alarms[alarms["alarm"].isin(panel_ids)].iterrows():      # at most max_panels figures
         cs = [c for c in row["channels"].split(", ") if c] or mission.target_channels[:1]

@@ -23,7 +23,8 @@ def _as_channel(x, name="x") -> np.ndarray:
     a = np.asarray(x.to_numpy() if isinstance(x, (pd.Series, pd.DataFrame)) else x)
     if a.ndim == 2 and 1 in a.shape: a = a.ravel()
     if a.ndim != 1: raise DataError(f"{name}: expected one channel (a 1-D array), got shape {a.shape}")
-    if not np.issubdtype(a.dtype, np.number) and a.dtype != bool: raise DataError(f"{name}: expected numbers, got dtype {a.dtype}")
+    if not np.issubdtype(a.dtype, np.number) and a.dtype != bool: raise DataError(f"{name}: expected numbers, got "
+                                                                                  f"dtype {a.dtype}")
     return a.astype(np.float64, copy=False)
 
 def _as_shapelets(shapelets) -> list:
@@ -44,7 +45,8 @@ def _check_segmentation(n: int, length: int, step: int, name="x"):
     if n < length: raise DataError(f"{name}: {n} samples is shorter than one segment (length={length})")
 
 def _fill_nonfinite(x: np.ndarray, finite: np.ndarray) -> np.ndarray:
-    "`x` with every NaN/inf replaced by the closest finite value before it (the first finite value for a leading run; 0 if none)."
+    """`x` with every NaN/inf replaced by the closest finite value before it (the first finite value for a leading run;
+    0 if none)."""
     if finite.all(): return x
     if not finite.any(): return np.zeros_like(x)
     idx = np.where(finite, np.arange(len(x)), 0)
@@ -71,7 +73,8 @@ _ROUNDING_TOL = 3e-6      # windows whose rounding estimate exceeds this are rec
 _F32_MAX_LENGTH = 256     # longer shapelets: the dot products run in float64
 
 def _dilated_prefix(a: torch.Tensor, d: int) -> torch.Tensor:
-    "Inclusive prefix sums along each row, separately for each residue class modulo `d`, with `d` leading zero columns."
+    """Inclusive prefix sums along each row, separately for each residue class modulo `d`, with `d` leading zero
+    columns."""
     r, w = a.shape
     p = a.reshape(r, w // d, d).cumsum(1).reshape(r, w)
     return torch.nn.functional.pad(p, (d, 0))
@@ -108,13 +111,14 @@ class _Batch:
         self.ulen, self.col_group = np.unique(self.lengths, return_inverse=True)
         T = np.zeros((self.W, R, K))                          # column r*K + k: shapelet k starting at offset r
         r = np.arange(R)[:, None, None]
-        for g, L in enumerate(self.ulen):                       # every shapelet at every offset r (one band per length)
+        for g, L in enumerate(self.ulen):  # every shapelet at every offset r (one band per length)
             ks = np.flatnonzero(self.col_group == g)
             S = np.stack([shapelets[k] for k in ks]); S = (S - S.mean(1, keepdims=True)) / math.sqrt(L)
             T[r + d * np.arange(L)[None, :, None], r, ks[None, None, :]] = S.T[None]
         self.T = torch.from_numpy(T.reshape(self.W, R * K)).to(dev, self.dtype)
         norms = np.array([np.linalg.norm(s - s.mean()) for s in shapelets])
-        # rounding estimate of a window with q = (sum of squares about the row mean) / (sum of squares about its own mean):
+        # rounding estimate of a window with q = (sum of squares about the row mean) / (sum of squares about its own
+        # mean):
         # u * (sqrt(q) * |s - mean(s)| + 2 q); windows with q above the bound are recomputed exactly
         qmax = []
         for g in range(len(self.ulen)):
@@ -123,8 +127,9 @@ class _Batch:
             qmax.append(sq * sq)
         # per (offset r, length group g): prefix-sum columns of the window ends; per-group constants as tensors
         tt = dict(dtype=self.dtype)
-        self.ends = [int(d * L) for L in self.ulen]           # prefix-sum column where a window of L taps at offset 0 ends
-        col = lambda v, **kw: torch.tensor(np.asarray(v)[:, None], device=dev, **kw)     # per-group constants, shape (G, 1)
+        self.ends = [int(d * L) for L in self.ulen]  # prefix-sum column where a window of L taps at offset 0 ends
+        # per-group constants, shape (G, 1)
+        col = lambda v, **kw: torch.tensor(np.asarray(v)[:, None], device=dev, **kw)
         self.pairs = col(self.ulen - 1, dtype=torch.int32)   # a window of L taps spans L-1 neighbour pairs
         self.min_pairs = int(self.ulen.min()) - 1
         self.inv_len, self.qmax = col(1.0 / self.ulen, **tt), col(qmax, **tt)
@@ -132,12 +137,14 @@ class _Batch:
         assert (np.diff(self.lengths) >= 0).all(), "a _Batch takes shapelets sorted by length"
         ends = np.cumsum(np.bincount(self.col_group))
         self.group_slices = [(int(a), int(b)) for a, b in zip(np.r_[0, ends[:-1]], ends)]
-        self.S = [torch.as_tensor(np.stack([shapelets[k] for k in np.flatnonzero(self.col_group == g)]), dtype=torch.float64, device=dev)
+        self.S = [torch.as_tensor(np.stack([shapelets[k] for k in np.flatnonzero(self.col_group == g)]),
+                                  dtype=torch.float64, device=dev)
                   for g in range(len(self.ulen))]
         self.cols = [torch.as_tensor(np.flatnonzero(self.col_group == g), device=dev) for g in range(len(self.ulen))]
 
     def rows(self, nseg, step):
-        "Number of rows and of samples a block of `nseg` segments needs (whole `step` chunks of positions, see `reduce`)."
+        """Number of rows and of samples a block of `nseg` segments needs (whole `step` chunks of positions, see
+        `reduce`)."""
         if self.per_segment: nrows = nseg
         else: nrows = -(-((nseg - 1 + -(-self.Pmax // step)) * step) // self.R)
         return nrows, (nrows - 1) * self.rs + self.W
@@ -149,7 +156,7 @@ class _Batch:
         X2 = xb.as_strided((nrows, W), (self.rs, 1))
         cs = torch.nn.functional.pad(xb.cumsum(0), (1, 0))
         ref = (cs[self.rs * torch.arange(nrows, device=xb.device) + W] - cs[:nrows * self.rs:self.rs]) / W
-        Xc = (X2 - ref[:, None]).to(dt)                      # row-centred: dot products with zero-sum kernels are unchanged
+        Xc = (X2 - ref[:, None]).to(dt)  # row-centred: dot products with zero-sum kernels are unchanged
         Y = (Xc @ self.T).view(nrows, R, K)
         bias_len = torch.as_tensor(bias / self.lengths, dtype=dt, device=xb.device)
         # window statistics per (row, length group, offset), from prefix sums inside each row
@@ -160,11 +167,12 @@ class _Batch:
         pz = _dilated_prefix(Xc.square_(), d)
         for g, e in enumerate(self.ends): torch.sub(pz[:, e:e + R], pz[:, :R], out=s2[:, g])
         m2 = torch.sub(s2, s1.square_().mul_(self.inv_len), out=s1)                   # L * variance of the window
-        if int(run[: (nrows - 1) * self.rs + R].max()) >= self.min_pairs:   # some window is exactly constant: z-normalises to zeros
+        # some window is exactly constant: z-normalises to zeros
+        if int(run[: (nrows - 1) * self.rs + R].max()) >= self.min_pairs:
             m2.masked_fill_(run.as_strided((nrows, 1, R), (self.rs, 1, 1)) >= self.pairs, math.inf)
-        flag = torch.gt(s2.addcmul_(m2, self.qmax, value=-1.0), 0)            # q > qmax: ill-conditioned (never a constant one)
-        inv = m2.rsqrt_().transpose(1, 2)                       # sqrt(L) / (sigma L), 0 if constant; flagged ones are overwritten below
-        if len(self.group_slices) == K: Y.mul_(inv)             # one shapelet per length: inv lines up with the columns
+        flag = torch.gt(s2.addcmul_(m2, self.qmax, value=-1.0), 0)  # q > qmax: ill-conditioned (never a constant one)
+        inv = m2.rsqrt_().transpose(1, 2)  # sqrt(L) / (sigma L), 0 if constant; flagged ones are overwritten below
+        if len(self.group_slices) == K: Y.mul_(inv)  # one shapelet per length: inv lines up with the columns
         else:
             for g, (c0, c1) in enumerate(self.group_slices): Y[:, :, c0:c1].mul_(inv[:, :, g:g + 1])
         if bias: Y.add_(bias_len)
@@ -195,7 +203,7 @@ class _Batch:
         Zc = Z[: nch * step].view(nch, step, K)
         rems = {P % step for _, _, P in groups}
         pmx, pmn, pre = Zc[:, 0].clone(), Zc[:, 0].clone(), {}
-        for j in range(1, step):                                  # prefix extrema of every chunk; at the end whole-chunk extrema
+        for j in range(1, step):  # prefix extrema of every chunk; at the end whole-chunk extrema
             if j in rems: pre[j] = (pmx.clone(), pmn.clone())
             torch.maximum(pmx, Zc[:, j], out=pmx); torch.minimum(pmn, Zc[:, j], out=pmn)
         full = {1: (pmx[:nseg], pmn[:nseg])}
@@ -212,7 +220,8 @@ class _Batch:
         return mx, mn
 
 # %% ../nbs/05_shapelets.ipynb #41ddc594
-def _edge_scores(xf: torch.Tensor, seg_starts: torch.Tensor, s: np.ndarray, length: int, dilation: int, padding: int, bias: float):
+def _edge_scores(xf: torch.Tensor, seg_starts: torch.Tensor, s: np.ndarray, length: int, dilation: int, padding: int,
+                 bias: float):
     """Max and min over the window positions of one shapelet that touch a segment's zero padding, for the
     segments starting at `seg_starts`, computed window by window in float64 (there are at most 2*padding per segment)."""
     L, d, p = len(s), dilation, padding
@@ -228,7 +237,8 @@ def _edge_scores(xf: torch.Tensor, seg_starts: torch.Tensor, s: np.ndarray, leng
     for c in range(0, len(seg_starts), chunk):
         st = seg_starts[c:c + chunk]
         idx = (st[:, None, None] + off.clamp(0, length - 1)[None]).reshape(-1, L)
-        win = torch.where(inside[None].expand(len(st), -1, -1).reshape(-1, L), xf[idx], torch.zeros((), dtype=xf.dtype, device=xf.device))
+        win = torch.where(inside[None].expand(len(st), -1, -1).reshape(-1, L), xf[idx], torch.zeros((), dtype=xf.dtype,
+            device=xf.device))
         sc = _exact_scores(win, S, bias).reshape(len(st), len(j))
         mx[c:c + chunk], mn[c:c + chunk] = sc.amax(1), sc.amin(1)
     return mx, mn
@@ -242,23 +252,27 @@ def shapelet_transform(x, shapelets, length: int = 50, step: int = 10, bias: flo
     shp = _as_shapelets(shapelets)
     n = len(x)
     _check_segmentation(n, length, step)
-    if int(dilation) != dilation or dilation < 1: raise DataError(f"dilation: expected an integer >= 1, got {dilation!r}")
+    if int(dilation) != dilation or dilation < 1: raise DataError("dilation: expected an integer >= 1, got "
+                                                                  f"{dilation!r}")
     if int(padding) != padding or padding < 0: raise DataError(f"padding: expected an integer >= 0, got {padding!r}")
-    if precision not in ("auto", "float32", "float64"): raise DataError(f"precision: expected 'auto', 'float32' or 'float64', got {precision!r}")
+    if precision not in ("auto", "float32", "float64"): raise DataError("precision: expected 'auto', 'float32' or "
+                                                                        f"'float64', got {precision!r}")
     if not np.isfinite(bias): raise DataError(f"bias: expected a finite number, got {bias!r}")
     d, p, length, step = int(dilation), int(padding), int(length), int(step)
     lens = np.array([len(s) for s in shp]); spans = (lens - 1) * d + 1
     for k in np.flatnonzero(spans > length + 2 * p):
         what = "the segment length" if p == 0 else f"the padded segment length {length + 2 * p}"
         hint = "; set padding to allow shapelets longer than the segment" if p == 0 else ""
-        raise DataError(f"shapelets[{k}]: spans {spans[k]} samples (length {lens[k]}, dilation {d}), more than {what} ({length}){hint}")
+        raise DataError(f"shapelets[{k}]: spans {spans[k]} samples (length {lens[k]}, dilation {d}), more than {what} "
+                        f"({length}){hint}")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     K, nseg = len(shp), n_segments(n, length, step)
     finite = np.isfinite(x)
     xf_np = _fill_nonfinite(x, finite)
     xf = torch.from_numpy(np.ascontiguousarray(xf_np)).to(dev)
     run = torch.from_numpy(_equal_runs(xf_np, d)).to(dev)
-    res = torch.empty(nseg, K, 2, dtype=torch.float32, device=dev)     # float32 rounding is monotone: max/min commute with it
+    # float32 rounding is monotone: max/min commute with it
+    res = torch.empty(nseg, K, 2, dtype=torch.float32, device=dev)
     mx, mn = res[:, :, 0], res[:, :, 1]
     mx.fill_(-np.inf); mn.fill_(np.inf)
     # interior windows (no padding touched): one pass over the channel per batch of shapelets
@@ -291,18 +305,22 @@ def shapelet_transform(x, shapelets, length: int = 50, step: int = 10, bias: flo
         s0 = np.arange(nseg) * step
         out[c[s0 + length] - c[s0] > 0] = np.nan
     if as_frame:
-        return pd.DataFrame(out, columns=[f"shp{k}_{m}" for k in range(K) for m in ("max", "min")], copy=False)   # no transposing copy
+        # no transposing copy
+        return pd.DataFrame(out, columns=[f"shp{k}_{m}" for k in range(K) for m in ("max", "min")], copy=False)
     return out
 
 # %% ../nbs/05_shapelets.ipynb #f2c8859b
 def _candidate_lengths(lengths, n_lengths: int = 5) -> np.ndarray:
-    "Shapelet lengths to try: an int, or an inclusive range `(lo, hi)` thinned to at most `n_lengths` evenly spaced values."
+    """Shapelet lengths to try: an int, or an inclusive range `(lo, hi)` thinned to at most `n_lengths` evenly spaced
+    values."""
     if np.ndim(lengths) == 0: lo = hi = lengths
     elif len(lengths) == 2: lo, hi = lengths
     else: raise DataError(f"lengths: expected an int or a (min, max) pair, got {lengths!r}")
-    if int(lo) != lo or int(hi) != hi or lo > hi: raise DataError(f"lengths: expected integers with min <= max, got {lengths!r}")
+    if int(lo) != lo or int(hi) != hi or lo > hi: raise DataError("lengths: expected integers with min <= max, got "
+                                                                  f"{lengths!r}")
     if lo < 3: raise DataError(f"lengths: shapelets need at least 3 samples, got {lengths!r}")
-    return np.unique(np.round(np.linspace(int(lo), int(hi), max(1, min(int(n_lengths), int(hi) - int(lo) + 1)))).astype(int))
+    return np.unique(np.round(np.linspace(int(lo), int(hi), max(1, min(int(n_lengths),
+                                                                       int(hi) - int(lo) + 1)))).astype(int))
 
 def dirichlet_shapelets(k: int, lengths=(30, 40), seed: int = 0, alpha: float = 0.5) -> list:
     """`k` random z-normalised shapelets: for each, increments `w ~ Dirichlet(alpha * 1_L)` (positive, summing to 1),
@@ -335,7 +353,8 @@ def _segment_responses(segs: np.ndarray, kernels: list, device=None) -> np.ndarr
     return r[:, 0::2].T.astype(np.float64)
 
 def _max_abs_correlation(s: np.ndarray, cands: list) -> np.ndarray:
-    "Largest |normalised correlation| of shapelet `s` with each candidate over all alignments (shorter slid along longer)."
+    """Largest |normalised correlation| of shapelet `s` with each candidate over all alignments (shorter slid along
+    longer)."""
     out = np.zeros(len(cands))
     lens = np.array([len(c) for c in cands])
     for L in np.unique(lens):
@@ -351,7 +370,8 @@ def _max_abs_correlation(s: np.ndarray, cands: list) -> np.ndarray:
     return out
 
 def _row_nanquantile(A: np.ndarray, q: float) -> np.ndarray:
-    "Quantile `q` (linear interpolation, as numpy) of each row of `A` ignoring NaN; NaN for an all-NaN row. Vectorised."
+    """Quantile `q` (linear interpolation, as numpy) of each row of `A` ignoring NaN; NaN for an all-NaN row.
+    Vectorised."""
     s = np.sort(A, axis=1)                                    # NaN sort last
     m = (~np.isnan(A)).sum(1)
     h = np.maximum(m - 1, 0) * q
@@ -362,7 +382,8 @@ def _row_nanquantile(A: np.ndarray, q: float) -> np.ndarray:
 
 def _as_labels(y, n: int) -> np.ndarray:
     v = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y).squeeze()
-    if v.ndim != 1 or len(v) != n: raise DataError(f"y: {v.size} labels for {n} samples of x; expected one 0/1 label per sample, aligned with x")
+    if v.ndim != 1 or len(v) != n: raise DataError(f"y: {v.size} labels for {n} samples of x; expected one 0/1 label "
+                                                   "per sample, aligned with x")
     if v.dtype != bool:
         ok = np.isin(v, (0, 1))
         if not ok.all(): raise DataError(f"y: expected 0/1 labels, found {v[~ok][:3].tolist()}")
@@ -381,13 +402,16 @@ def mine_shapelets(x, y, k: int = 10, lengths=(30, 40), quantile: float = 0.75, 
     x = _as_channel(x); n = len(x)
     ya = _as_labels(y, n)
     if int(k) != k or k < 1: raise DataError(f"k: expected a positive number of shapelets, got {k!r}")
-    if rule not in ("quantile", "best_minus_nominal"): raise DataError(f"rule: expected 'quantile' or 'best_minus_nominal', got {rule!r}")
+    if rule not in ("quantile", "best_minus_nominal"): raise DataError("rule: expected 'quantile' or "
+                                                                       f"'best_minus_nominal', got {rule!r}")
     if not 0 < quantile < 1: raise DataError(f"quantile: expected a number in (0, 1), got {quantile!r}")
-    if int(max_nominal) != max_nominal or max_nominal < 1: raise DataError(f"max_nominal: expected a positive integer, got {max_nominal!r}")
+    if int(max_nominal) != max_nominal or max_nominal < 1: raise DataError("max_nominal: expected a positive "
+                                                                           f"integer, got {max_nominal!r}")
     if int(stride) != stride or stride < 1: raise DataError(f"stride: expected a positive integer, got {stride!r}")
     lens = _candidate_lengths(lengths, n_lengths)
     _check_segmentation(n, length, step)
-    if lens.max() > length: raise DataError(f"lengths: shapelets of {lens.max()} samples do not fit in segments of length {length}")
+    if lens.max() > length: raise DataError(f"lengths: shapelets of {lens.max()} samples do not fit in segments of "
+                                            f"length {length}")
     k = int(k)
     rng = np.random.default_rng(child_seed(seed, "mine"))
     finite = np.isfinite(x)
@@ -442,13 +466,17 @@ def mine_shapelets(x, y, k: int = 10, lengths=(30, 40), quantile: float = 0.75, 
                  anomalous=float(a_term[i]), nominal=float(n_term[i])) for i in selected]
     if len(shapelets) < k:
         m = k - len(shapelets)
-        warnings.warn(f"mine_shapelets: the anomalies ({len(run_starts)} run(s), {len(anom)} segment(s)) gave {len(shapelets)} "
-                      f"discriminative shapelet(s) of the {k} asked; sampling {m} from a Dirichlet distribution", stacklevel=2)
+        warnings.warn(f"mine_shapelets: the anomalies ({len(run_starts)} run(s), {len(anom)} segment(s)) gave "
+                      f"{len(shapelets)} "
+                      f"discriminative shapelet(s) of the {k} asked; sampling {m} from a Dirichlet distribution",
+                      stacklevel=2)
         covered = {r["length"] for r in rows}
         order = [L for L in lens if L not in covered] + [L for L in lens if L in covered]
-        extra = [dirichlet_shapelets(1, int(order[i % len(order)]), seed=child_seed(seed, "fill", i))[0] for i in range(m)]
+        extra = [dirichlet_shapelets(1, int(order[i % len(order)]), seed=child_seed(seed, "fill", i))[0]
+                 for i in range(m)]
         shapelets += extra
-        rows += [dict(length=len(s), source="dirichlet", start=-1, run=-1, score=np.nan, anomalous=np.nan, nominal=np.nan) for s in extra]
+        rows += [dict(length=len(s), source="dirichlet", start=-1, run=-1, score=np.nan, anomalous=np.nan,
+                      nominal=np.nan) for s in extra]
     if not return_info: return shapelets
     df = pd.DataFrame(rows, columns=["length", "source", "start", "run", "score", "anomalous", "nominal"])
     df.attrs.update(info)

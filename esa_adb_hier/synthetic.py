@@ -26,7 +26,8 @@ __all__ = ['MISSION1_TELECOMMANDS', 'ANOMALY_CLASSES', 'RARE_EVENT_CLASSES', 'GA
 MISSION1_TELECOMMANDS = ("telecommand_36", "telecommand_38", "telecommand_39", "telecommand_40", "telecommand_244",
                          "telecommand_350", "telecommand_351", "telecommand_352", "telecommand_353", "telecommand_354",
                          "telecommand_376")
-ANOMALY_CLASSES = ("spike", "level shift", "drift", "frequency change", "stuck value", "noise burst", "correlation break")
+ANOMALY_CLASSES = ("spike", "level shift", "drift", "frequency change", "stuck value", "noise burst",
+                   "correlation break")
 RARE_EVENT_CLASSES = ("manoeuvre", "calibration")
 GAP_CLASS = "communication gap"
 _MIN_DURATION_S = {"spike": 0, "level shift": 600, "drift": 1800, "frequency change": 6000, "stuck value": 600,
@@ -60,9 +61,11 @@ def _real_event_templates() -> tuple:
     return tuple(out)
 
 def event_templates() -> pd.DataFrame:
-    "One row per real Mission 1 event: duration, number of channels and of label rows, and how much the channels' spans differ."
+    """One row per real Mission 1 event: duration, number of channels and of label rows, and how much the channels'
+    spans differ."""
     rows = [{"duration": pd.Timedelta(milliseconds=d), "channels": len(set(ch)), "rows": len(ch),
-             "span spread": float(np.std(r1 - r0)) if len(ch) > 1 else 0.0} for d, ch, r0, r1 in _real_event_templates()]
+             "span spread": float(np.std(r1 - r0)) if len(ch) > 1 else 0.0} for d, ch, r0,
+            r1 in _real_event_templates()]
     return pd.DataFrame(rows)
 
 # %% ../nbs/02_synthetic.ipynb #4542e297
@@ -87,7 +90,8 @@ def _telecommand_names(n: int) -> list:
     return list(MISSION1_TELECOMMANDS[:n]) + extra
 
 def _mode_roles(names: list) -> list:
-    "Group telecommands into mode variables: (kind, [commands]) with kind 'set' (each command sets its state), 'toggle', 'cycle' or 'pulse'."
+    """Group telecommands into mode variables: (kind, [commands]) with kind 'set' (each command sets its state),
+    'toggle', 'cycle' or 'pulse'."""
     template = [("set", 2), ("set", 2), ("cycle", 1), ("set", 5), ("pulse", 1)]
     roles, i = [], 0
     for kind, k in template:
@@ -134,7 +138,8 @@ class MissionPlan:
         return self._cache[k]
     def event_params(self) -> dict:
         "Event ID -> its row of `events` as a dict."
-        if ("events",) not in self._cache: self._cache[("events",)] = {r["ID"]: r for r in self.events.to_dict("records")}
+        if ("events",) not in self._cache: self._cache[("events",)] = {r["ID"]: r
+                                                                       for r in self.events.to_dict("records")}
         return self._cache[("events",)]
     def rows_of(self, channel) -> pd.DataFrame:
         k = ("rows",)
@@ -170,11 +175,13 @@ def _overlaps(t0, t1, blocks) -> np.ndarray:
 
 # %% ../nbs/02_synthetic.ipynb #07d30dc8
 def _pick_channels(rng, template_channels, targets: list, group: dict, subsystem: dict) -> list:
-    "Channels of a synthetic event: the template's own when all are targets here, else a group-first choice of as many."
+    """Channels of a synthetic event: the template's own when all are targets here, else a group-first choice of as
+    many."""
     if set(template_channels) <= set(targets): return list(template_channels)
     k = min(len(template_channels), len(targets))
     anchor = targets[rng.integers(len(targets))]
-    rank = np.array([0 if c == anchor else 1 if group[c] == group[anchor] else 2 if subsystem[c] == subsystem[anchor] else 3
+    rank = np.array([0 if c == anchor else 1 if group[c] == group[anchor] else 2 if subsystem[c] == subsystem[anchor]
+                     else 3
                      for c in targets]) + rng.random(len(targets))
     return [targets[i] for i in np.argsort(rank)[:k]]
 
@@ -183,7 +190,8 @@ def _draw_events(rng, budget_ms: float, channels: pd.DataFrame, rare_event_share
     "Events (classes, durations, channels, relative spans) until their label unions fill `budget_ms`."
     targets = natural_sort(channels.loc[channels["Target"], "Channel"])
     if not targets or budget_ms <= 0: return [], []
-    group, subsystem = dict(zip(channels["Channel"], channels["Group"])), dict(zip(channels["Channel"], channels["Subsystem"]))
+    group, subsystem = dict(zip(channels["Channel"], channels["Group"])), dict(zip(channels["Channel"],
+                                                                                   channels["Subsystem"]))
     tpl = _real_event_templates()
     dur = np.array([t[0] for t in tpl])
     cap_ms = max(3600e3, budget_ms / 18)               # at least ~18 events: every class appears
@@ -191,7 +199,8 @@ def _draw_events(rng, budget_ms: float, channels: pd.DataFrame, rare_event_share
     events, covered = [], 0.0
     while covered < budget_ms and len(events) < 100000:
         cat = "Rare Event" if rng.random() < rare_event_share else "Anomaly"
-        if not cycles[cat]: cycles[cat] = list(rng.permutation(RARE_EVENT_CLASSES if cat == "Rare Event" else ANOMALY_CLASSES))
+        if not cycles[cat]: cycles[cat] = list(rng.permutation(RARE_EVENT_CLASSES if cat == "Rare Event"
+                                                               else ANOMALY_CLASSES))
         cls = str(cycles[cat].pop())
         lo = _MIN_DURATION_S[cls] * 1000.0
         if cls == "spike": ok = dur <= 600e3
@@ -210,7 +219,8 @@ def _draw_events(rng, budget_ms: float, channels: pd.DataFrame, rare_event_share
             span = np.maximum(r1 - r0, min(min_span, 1.0))
             r0 = np.minimum(r0, 1.0 - span)
         s_rel, e_rel = np.clip(r0, 0, 1) * d, np.clip(r0 + span, 0, 1) * d
-        # a spike's label covers its 1-3 raw samples (about 1.5 grid steps) on each channel, at slightly different times
+        # a spike's label covers its 1-3 raw samples (about 1.5 grid steps) on each channel, at slightly different
+        # times
         cover = min(len(chans) * 1.5 * period_ms, d + 3 * period_ms) if cls == "spike" else _union_length(s_rel, e_rel)
         events.append(dict(Category=cat, Class=cls, duration=d, channels=chans, s_rel=s_rel, e_rel=e_rel))
         covered += cover
@@ -219,15 +229,18 @@ def _draw_events(rng, budget_ms: float, channels: pd.DataFrame, rare_event_share
 def _event_parameters(rng, cls: str) -> dict:
     "Parameters shared by all channels of an event of class `cls`: most are subtle, some obvious."
     sign = float(rng.choice([-1.0, 1.0]))
-    subtle = (bool(rng.random() < SUBTLE_SHARE) and cls not in RARE_EVENT_CLASSES) or cls in ("stuck value", "correlation break")
+    subtle = (bool(rng.random() < SUBTLE_SHARE) and cls not in RARE_EVENT_CLASSES) or cls in ("stuck value",
+        "correlation break")
     amp = EVENT_AMPLITUDES[cls][0 if subtle else 1]
     p = dict(sign=sign, subtle=subtle,
              amp=float(np.exp(rng.uniform(np.log(max(amp[0], 1e-9)), np.log(max(amp[1], 1e-9))))) if amp[1] else 0.0,
              k=int(rng.integers(1, 4)), factor=float(rng.choice([rng.uniform(0.3, 0.6), rng.uniform(1.8, 4.0)])),
              cal_period_s=float(rng.uniform(600, 1800)))
     p["Subclass"] = {"spike": "up" if sign > 0 else "down", "level shift": "up" if sign > 0 else "down",
-                     "drift": "up" if sign > 0 else "down", "frequency change": "faster" if p["factor"] > 1 else "slower",
-                     "stuck value": "held at last value", "noise burst": "white noise", "correlation break": "phase and factor",
+                     "drift": "up" if sign > 0 else "down", "frequency change": "faster" if p["factor"] > 1
+                     else "slower",
+                     "stuck value": "held at last value", "noise burst": "white noise",
+                     "correlation break": "phase and factor",
                      "manoeuvre": "smooth excursion", "calibration": "square steps"}[cls]
     p["Locality"] = "Local" if subtle or cls == "frequency change" else "Global"
     p["Length"] = "Point" if cls == "spike" and p["k"] == 1 else "Subsequence"
@@ -235,12 +248,14 @@ def _event_parameters(rng, cls: str) -> dict:
 
 # %% ../nbs/02_synthetic.ipynb #692723a0
 def _place_blocks(rng, durations_ms, lo_ms: int, hi_ms: int, sep_ms: int) -> np.ndarray:
-    "Start times (ms) of non-overlapping blocks of `durations_ms`, in random order, inside [lo_ms, hi_ms], `sep_ms` apart."
+    """Start times (ms) of non-overlapping blocks of `durations_ms`, in random order, inside [lo_ms, hi_ms], `sep_ms`
+    apart."""
     d = np.asarray(durations_ms, np.int64)
     if d.size == 0: return np.zeros(0, np.int64)
     free = (hi_ms - lo_ms) - int(d.sum()) - sep_ms * d.size
     if free < 0:
-        raise DataError(f"the mission is too short for its events ({d.size} events need {int(d.sum()) / 3.6e6:.1f} h plus "
+        raise DataError(f"the mission is too short for its events ({d.size} events need {int(d.sum()) / 3.6e6:.1f} h "
+                        "plus "
                         f"separations, {(hi_ms - lo_ms) / 3.6e6:.1f} h available): increase days or lower anomaly_rate")
     order = rng.permutation(d.size)
     u = np.sort(rng.integers(0, free + 1, d.size))
@@ -257,7 +272,8 @@ def _poisson_times(rng, rate_per_day: float, lo_ms: int, hi_ms: int) -> np.ndarr
 
 def _mode_schedule(rng, kind: str, cmds: list, lo_ms: int, hi_ms: int):
     "Execution times, commands and resulting states of one mode variable."
-    rate = {"set": rng.uniform(0.3, 1.5), "toggle": rng.uniform(0.2, 1.0), "cycle": rng.uniform(0.2, 0.6), "pulse": rng.uniform(0.3, 1.0)}[kind]
+    rate = {"set": rng.uniform(0.3, 1.5), "toggle": rng.uniform(0.2, 1.0), "cycle": rng.uniform(0.2, 0.6),
+            "pulse": rng.uniform(0.3, 1.0)}[kind]
     t = _poisson_times(rng, rate, lo_ms, hi_ms)
     if kind == "set" and len(cmds) == 2: which = np.arange(t.size) % 2            # on, off, on, off ...
     elif kind == "set":                                                           # a different state each time
@@ -266,7 +282,8 @@ def _mode_schedule(rng, kind: str, cmds: list, lo_ms: int, hi_ms: int):
     return t, np.asarray(which, np.int64)
 
 def _rare_late(t: np.ndarray, which: np.ndarray, rare: int, after_ms: float) -> np.ndarray:
-    "Commands with the `rare` one moved out of the time before `after_ms` and used at least once after it (when possible)."
+    """Commands with the `rare` one moved out of the time before `after_ms` and used at least once after it (when
+    possible)."""
     which = np.where((t < after_ms) & (which == rare), (which + 1) % rare, which)
     late = np.flatnonzero(t >= after_ms)
     if late.size and not (which[late] == rare).any(): which[late[0]] = rare
@@ -274,13 +291,15 @@ def _rare_late(t: np.ndarray, which: np.ndarray, rare: int, after_ms: float) -> 
 
 def _states(kind: str, which: np.ndarray, n_cmds: int) -> tuple:
     "States after each execution and the number of states of a mode variable (kept executions only)."
-    if kind == "set": return (which + 1) % n_cmds if n_cmds == 2 else which, n_cmds   # pair: first command = state 1 ("on")
+    # pair: first command = state 1 ("on")
+    if kind == "set": return (which + 1) % n_cmds if n_cmds == 2 else which, n_cmds
     if kind == "toggle": return (np.arange(which.size) + 1) % 2, 2
     if kind == "cycle": return (np.arange(which.size) + 1) % 3, 3
     return np.zeros(which.size, np.int64), 1
 
 # %% ../nbs/02_synthetic.ipynb #7410afb9
-def plan_mission(days: float = 60, seed: int = 0, channels: pd.DataFrame | None = None, period="30s", start="2000-01-01",
+def plan_mission(days: float = 60, seed: int = 0, channels: pd.DataFrame | None = None, period="30s",
+                 start="2000-01-01",
                  anomaly_rate: float = 0.02, n_telecommands: int = 11, rare_event_share: float = 0.4,
                  n_comm_gaps: int | None = None, gap_rate: float = 0.5) -> MissionPlan:
     "Decide everything that couples channels (grid, gaps, telecommands, modes, events) from `seed` alone."
@@ -292,7 +311,8 @@ def plan_mission(days: float = 60, seed: int = 0, channels: pd.DataFrame | None 
     if not 0 <= rare_event_share <= 1: raise DataError(f"rare_event_share must be in [0, 1], got {rare_event_share}")
     if gap_rate < 0: raise DataError(f"gap_rate must be >= 0, got {gap_rate}")
     table = mission1_channels() if channels is None else validate_channels(channels, "channels")
-    table = table.iloc[sorted(range(len(table)), key=lambda i: natural_key(table["Channel"].iloc[i]))].reset_index(drop=True)
+    table = table.iloc[sorted(range(len(table)),
+                              key=lambda i: natural_key(table["Channel"].iloc[i]))].reset_index(drop=True)
     start = pd.Timestamp(start)
     if start.tz is not None: start = start.tz_convert("UTC").tz_localize(None)
     p_ms = int(period / pd.Timedelta(milliseconds=1))
@@ -306,7 +326,8 @@ def plan_mission(days: float = 60, seed: int = 0, channels: pd.DataFrame | None 
     comm_d = (rng.uniform(1, 12, n_comm) * hour).astype(np.int64) if targets else np.zeros(0, np.int64)
     durs = np.concatenate([np.array([e["duration"] for e in events], np.int64), comm_d])
     sep = int(min(hour, max(10 * p_ms, (end_ms - 4 * hour - durs.sum()) // max(4 * durs.size, 1))))
-    starts = _place_blocks(rng, durs, 2 * hour if end_ms > 8 * hour else 0, end_ms - 2 * hour if end_ms > 8 * hour else end_ms, sep)
+    starts = _place_blocks(rng, durs, 2 * hour if end_ms > 8 * hour else 0, end_ms - 2 * hour if end_ms > 8 * hour
+                           else end_ms, sep)
     ev_start, gap_start = starts[:len(events)], starts[len(events):]
     comm_gaps = np.stack([gap_start, gap_start + comm_d], axis=1) if comm_d.size else np.zeros((0, 2), np.int64)
     comm_gaps = comm_gaps[np.argsort(comm_gaps[:, 0])]
@@ -336,7 +357,8 @@ def plan_mission(days: float = 60, seed: int = 0, channels: pd.DataFrame | None 
     gaps = _merge_intervals(np.concatenate([g0[keep], comm_gaps[:, 0]]), np.concatenate([g1[keep], comm_gaps[:, 1]]))
     # telecommands and the mode variables they drive
     names = _telecommand_names(n_telecommands)
-    groups = sorted(set(table.loc[table["Target"], "Group"]), key=natural_key) or sorted(set(table["Group"]), key=natural_key)
+    groups = sorted(set(table.loc[table["Target"], "Group"]), key=natural_key) or sorted(set(table["Group"]),
+                                                                                         key=natural_key)
     tcs, modes = {c: [] for c in names}, []
     for kind, cmds in _mode_roles(names):
         t, which = _mode_schedule(rng, kind, cmds, hour, end_ms - hour)
@@ -348,13 +370,16 @@ def plan_mission(days: float = 60, seed: int = 0, channels: pd.DataFrame | None 
         n_driven = int(rng.integers(1, 4)) + (3 if rare >= 0 else 0)
         driven = list(rng.choice(groups, size=min(len(groups), n_driven), replace=False))
         modes.append(dict(kind=kind, commands=cmds, times=t, states=np.asarray(states, np.int64), n_states=n_states,
-                          groups=[str(g) for g in driven], tau_s=float(rng.uniform(60, 600)), amp=float(rng.uniform(1, 3)),
+                          groups=[str(g) for g in driven], tau_s=float(rng.uniform(60, 600)), amp=float(rng.uniform(1,
+                              3)),
                           rare=rare))
         for j, c in enumerate(cmds): tcs[c].append(t[which == j])
     tcs = {c: np.sort(np.concatenate(v)) if v else np.zeros(0, np.int64) for c, v in tcs.items()}
-    return MissionPlan(seed=int(seed), start=start, period=period, n=n, channels=table, kinds=channel_kinds(table), gaps=gaps,
+    return MissionPlan(seed=int(seed), start=start, period=period, n=n, channels=table, kinds=channel_kinds(table),
+                       gaps=gaps,
                        comm_gaps=comm_gaps, telecommands=tcs, modes=modes, events=ev_df, rows=rows,
-                       orbit_s=float(_ORBIT_S * rng.uniform(0.98, 1.02)), season_phase=float(rng.uniform(0, 2 * np.pi)))
+                       orbit_s=float(_ORBIT_S * rng.uniform(0.98, 1.02)), season_phase=float(rng.uniform(0,
+                           2 * np.pi)))
 
 # %% ../nbs/02_synthetic.ipynb #ebf18f43
 def _raw_times(plan: MissionPlan, channel: str) -> np.ndarray:
@@ -408,7 +433,8 @@ def _group_params(plan: MissionPlan, group: str) -> dict:
     ck = ("group", group)
     if ck not in plan._cache:
         r = _rng(plan, "group", group)
-        plan._cache[ck] = dict(a1=r.uniform(0.5, 1), a2=r.uniform(0, 0.5), phi2=r.uniform(0, 2 * np.pi), a3=r.uniform(-1.5, 1.5),
+        plan._cache[ck] = dict(a1=r.uniform(0.5, 1), a2=r.uniform(0, 0.5), phi2=r.uniform(0, 2 * np.pi),
+                               a3=r.uniform(-1.5, 1.5),
                                lag=r.uniform(0, 2 * np.pi), w_orb=r.uniform(0.2, 0.9), w_f=r.uniform(0.2, 0.7),
                                w_sub=r.uniform(0, 0.3), w_day=r.uniform(0, 0.2), day_phase=r.uniform(0, 2 * np.pi),
                                w_season=r.uniform(0, 0.4), thr=r.uniform(-0.3, 0.3))
@@ -421,8 +447,8 @@ def _orbit_wave(plan: MissionPlan, g: dict, theta: np.ndarray, t_s: np.ndarray) 
     th = theta + g["lag"]
     s1, c1 = np.sin(th), np.cos(th)
     harmonic = 2 * s1 * c1 * np.cos(g["phi2"]) + (1 - 2 * s1 * s1) * np.sin(g["phi2"])        # sin(2 th + phi2)
-    cos_theta = c1 * np.cos(g["lag"]) + s1 * np.sin(g["lag"])                                  # cos(theta): eclipse timing
-    c = 0.8 + 0.3 * np.cos(2 * np.pi * t_s / _YEAR_S + plan.season_phase)                      # eclipse when cos(theta) > c
+    cos_theta = c1 * np.cos(g["lag"]) + s1 * np.sin(g["lag"])  # cos(theta): eclipse timing
+    c = 0.8 + 0.3 * np.cos(2 * np.pi * t_s / _YEAR_S + plan.season_phase)  # eclipse when cos(theta) > c
     ecl = 0.5 + 0.5 * np.tanh(12.5 * (cos_theta - c))
     return (g["a1"] * s1 + g["a2"] * harmonic + g["a3"] * (ecl - 0.3)) / (0.75 + 0.3 * abs(g["a3"]))
 
@@ -432,9 +458,12 @@ def _channel_params(plan: MissionPlan, channel: str) -> dict:
     g = _group_params(plan, plan.group_of(channel))
     sign = -1.0 if r.random() < 0.15 else 1.0
     s = float(np.exp(r.uniform(np.log(0.05), np.log(30))))
-    return dict(mu=r.uniform(-20, 60), s=s, w_orb=sign * g["w_orb"] * r.uniform(0.7, 1.3), w_f=sign * g["w_f"] * r.uniform(0.7, 1.3),
-                w_sub=g["w_sub"] * r.uniform(0.5, 1.5), w_day=g["w_day"] * r.uniform(0.5, 1.5), w_season=g["w_season"] * r.uniform(0.5, 1.5),
-                drift=r.uniform(-0.3, 0.3), quad=r.uniform(-0.01, 0.01), noise=r.uniform(0.03, 0.25), phi=r.uniform(0.3, 0.95),
+    return dict(mu=r.uniform(-20, 60), s=s, w_orb=sign * g["w_orb"] * r.uniform(0.7, 1.3),
+                w_f=sign * g["w_f"] * r.uniform(0.7, 1.3),
+                w_sub=g["w_sub"] * r.uniform(0.5, 1.5), w_day=g["w_day"] * r.uniform(0.5, 1.5),
+                w_season=g["w_season"] * r.uniform(0.5, 1.5),
+                drift=r.uniform(-0.3, 0.3), quad=r.uniform(-0.01, 0.01), noise=r.uniform(0.03, 0.25),
+                phi=r.uniform(0.3, 0.95),
                 lag=r.uniform(-0.2, 0.2), quant=s * r.uniform(0.005, 0.05) if r.random() < 0.6 else 0.0)
 
 # %% ../nbs/02_synthetic.ipynb #4fd4e2a3
@@ -453,7 +482,8 @@ def _regime(plan: MissionPlan, channel: str, t_ms: np.ndarray, scale: float) -> 
             out += scale * m["amp"] * r.choice([-1, 1]) * decay
             continue
         lev = scale * r.uniform(0.8, 3.0, m["n_states"]) * r.choice([-1, 1], m["n_states"]); lev[0] = 0.0
-        if m.get("rare", -1) > 0: lev[m["rare"]] = scale * r.uniform(4.0, 8.0) * r.choice([-1, 1])   # far from the usual levels
+        # far from the usual levels
+        if m.get("rare", -1) > 0: lev[m["rare"]] = scale * r.uniform(4.0, 8.0) * r.choice([-1, 1])
         S = m["states"]
         cur = np.where(i >= 0, lev[S[np.maximum(i, 0)]], 0.0)
         prev = np.where(i >= 1, lev[S[np.maximum(i - 1, 0)]], 0.0)
@@ -485,7 +515,7 @@ def _status(plan: MissionPlan, channel: str, t_ms: np.ndarray) -> np.ndarray:
     stat = [c for c, k in plan.kinds.items() if k == "status"]
     j = stat.index(channel)
     shown = [m for m in plan.modes if m["kind"] != "pulse"]
-    if j % 2 == 1 and shown:                                                       # every other status channel shows a mode
+    if j % 2 == 1 and shown:  # every other status channel shows a mode
         m = shown[(j // 2) % len(shown)]
         if m["times"].size == 0: return np.zeros(t_ms.size)
         i = np.searchsorted(m["times"], t_ms, side="right") - 1
@@ -529,7 +559,8 @@ def _apply_events(plan: MissionPlan, channel: str, t_ms: np.ndarray, y: np.ndarr
         elif cls == "drift": y[sl] += sign * p["amp"] * mult * sd * (t - t[0]) / max(t[-1] - t[0], 1e-9)
         elif cls == "stuck value": y[sl] = y[lo - 1] if lo > 0 else y[lo]
         elif cls == "noise burst": y[sl] += p["amp"] * mult * sd * r.standard_normal(hi - lo)
-        elif cls == "manoeuvre": y[sl] += sign * p["amp"] * mult * sd * np.sin(np.pi * (t - t[0]) / max(t[-1] - t[0], 1e-9)) ** 2
+        elif cls == "manoeuvre": y[sl] += sign * p["amp"] * mult * sd * np.sin(np.pi * (t - t[0]) / max(t[-1] - t[0],
+            1e-9)) ** 2
         elif cls == "calibration": y[sl] += p["amp"] * mult * sd * np.sign(np.sin(2 * np.pi * (t - t[0]) / p["cal_period_s"] + 1e-9))
         elif cls in ("frequency change", "correlation break") and "orbit" in parts:
             g, th = parts["group"], _theta(plan, t) + parts["lag"]
@@ -542,7 +573,7 @@ def _apply_events(plan: MissionPlan, channel: str, t_ms: np.ndarray, y: np.ndarr
                 w = _window(t)
                 kt, kv = parts["factor"]
                 lag = r.uniform(0.5, 3.0) * 86400                                  # each channel its own shift, so
-                dphi = r.choice([-1, 1]) * r.uniform(0.5, 1.0) * np.pi             # the channels of the event also part
+                dphi = r.choice([-1, 1]) * r.uniform(0.5, 1.0) * np.pi  # the channels of the event also part
                 y[sl] += w_orb * (_orbit_wave(plan, g, th + dphi * w, t) - _orbit_wave(plan, g, th, t))
                 y[sl] += parts["w_f"] * s * w * (np.interp(t - lag, kt, kv) - np.interp(t, kt, kv))
         else: y[sl] += sign * max(p["amp"], 1.0) * mult * sd                      # non-analog channel: a level shift
@@ -567,7 +598,8 @@ def _event_blocks(plan: MissionPlan) -> np.ndarray:
     return plan._cache[("blocks",)]
 
 def _glitches(plan: MissionPlan, channel: str, t_ms: np.ndarray, y: np.ndarray, sd: float) -> np.ndarray:
-    "Unlabelled single-sample outliers on about one analog channel in five (changes `y` in place); their sample positions."
+    """Unlabelled single-sample outliers on about one analog channel in five (changes `y` in place); their sample
+    positions."""
     r = _rng(plan, channel, "glitches")
     if r.random() >= 0.2: return np.zeros(0, np.int64)
     g = _poisson_times(r, r.uniform(0.05, 0.3), 0, plan.end_ms)
@@ -578,7 +610,8 @@ def _glitches(plan: MissionPlan, channel: str, t_ms: np.ndarray, y: np.ndarray, 
 
 # %% ../nbs/02_synthetic.ipynb #975c1878
 def channel_raw(plan: MissionPlan, channel: str) -> tuple[np.ndarray, np.ndarray, list]:
-    "Raw sampling times (int64 ms from the start), float32 values and label rows `(ID, start ms, end ms)` of one channel."
+    """Raw sampling times (int64 ms from the start), float32 values and label rows `(ID, start ms, end ms)` of one
+    channel."""
     if channel not in plan.kinds: raise DataError(f"channel {channel!r} is not in the mission's channel table")
     t_ms = _raw_times(plan, channel)
     kind = plan.kinds[channel]
@@ -593,13 +626,14 @@ def channel_raw(plan: MissionPlan, channel: str) -> tuple[np.ndarray, np.ndarray
         kt, kv = _factor(plan, ("group", grp), (3 * 3600, 48 * 3600))
         st, sv = _factor(plan, ("subsystem", sub), (86400, 10 * 86400))
         yrs = t / _YEAR_S
-        noise = lfilter([np.sqrt(1 - c["phi"] ** 2)], [1.0, -c["phi"]], _rng(plan, channel, "noise").standard_normal(t.size))
+        noise = lfilter([np.sqrt(1 - c["phi"] ** 2)], [1.0, -c["phi"]], _rng(plan, channel,
+                                                                             "noise").standard_normal(t.size))
         shape = (c["w_orb"] * _orbit_wave(plan, g, _theta(plan, t) + c["lag"], t) + c["w_f"] * np.interp(t, kt, kv)
                  + c["w_sub"] * np.interp(t, st, sv) + c["w_day"] * np.sin(2 * np.pi * t / 86400 + g["day_phase"])
                  + c["w_season"] * np.sin(2 * np.pi * t / _YEAR_S + plan.season_phase + g["lag"])
                  + c["drift"] * yrs + c["quad"] * yrs ** 2 + c["noise"] * noise)
         y = c["mu"] + c["s"] * shape + _regime(plan, channel, t_ms, c["s"])
-        sd = max(float(np.std(y)), 1e-6 * c["s"])                              # the nominal spread: unit of event sizes
+        sd = max(float(np.std(y)), 1e-6 * c["s"])  # the nominal spread: unit of event sizes
         y += _ageing(plan, channel, t, sd)
         parts = dict(s=c["s"], sd=sd, orbit=True, group=g, lag=c["lag"], w_orb=c["w_orb"],
                      w_f=c["w_f"], factor=(kt, kv))
@@ -616,8 +650,10 @@ def _select(table: pd.DataFrame, channels) -> tuple[pd.DataFrame | None, list | 
     if isinstance(channels, pd.DataFrame): return channels, None
     names = [channels] if isinstance(channels, str) else list(channels)
     unknown = [c for c in names if c not in set(table["Channel"])]
-    if unknown: raise DataError(f"channels: unknown channel(s) {unknown[:5]}; the Mission 1 table has channel_1 .. channel_76")
-    if len(set(names)) != len(names): raise DataError(f"channels: listed twice: {sorted({c for c in names if names.count(c) > 1})}")
+    if unknown: raise DataError(f"channels: unknown channel(s) {unknown[:5]}; the Mission 1 table has channel_1 .. "
+                                "channel_76")
+    if len(set(names)) != len(names): raise DataError("channels: listed twice: "
+                                                      f"{sorted({c for c in names if names.count(c) > 1})}")
     return None, natural_sort(names)
 
 def _labels_frame(plan: MissionPlan, rows: list, names: list) -> pd.DataFrame:
@@ -634,14 +670,18 @@ def _labels_frame(plan: MissionPlan, rows: list, names: list) -> pd.DataFrame:
     out["Category"] = types["Category"].reindex(out["ID"]).to_numpy()
     out["Class"] = types["Class"].reindex(out["ID"]).to_numpy()
     key = out["ID"].map(lambda s: (0 if s.startswith("id_") else 1, int(s.split("_")[1])))
-    out = out.assign(_k=key, _c=out["Channel"].map(name_number)).sort_values(["StartTime", "_k", "_c"]).drop(columns=["_k", "_c"])
+    out = out.assign(_k=key, _c=out["Channel"].map(name_number)).sort_values(["StartTime", "_k",
+                                                                              "_c"]).drop(columns=["_k", "_c"])
     return out.reset_index(drop=True)
 
 def anomaly_types(plan: MissionPlan) -> pd.DataFrame:
-    "One row per event like ESA-ADB's `anomaly_types.csv`: ID, Class, Subclass, Category, Dimensionality, Locality, Length."
+    """One row per event like ESA-ADB's `anomaly_types.csv`: ID, Class, Subclass, Category, Dimensionality, Locality,
+    Length."""
     cols = ["ID", "Class", "Subclass", "Category", "Dimensionality", "Locality", "Length"]
-    gaps = pd.DataFrame({"ID": [f"gap_{k + 1}" for k in range(len(plan.comm_gaps))], "Class": GAP_CLASS, "Subclass": "no data",
-                         "Category": "Communication Gap", "Dimensionality": "Multivariate", "Locality": "Global", "Length": "Subsequence"})
+    gaps = pd.DataFrame({"ID": [f"gap_{k + 1}" for k in range(len(plan.comm_gaps))], "Class": GAP_CLASS,
+                         "Subclass": "no data",
+                         "Category": "Communication Gap", "Dimensionality": "Multivariate", "Locality": "Global",
+                         "Length": "Subsequence"})
     return pd.concat([plan.events[cols], gaps[cols]], ignore_index=True)
 
 def _telecommand_frame(plan: MissionPlan) -> pd.DataFrame:
@@ -654,14 +694,16 @@ def _telecommand_frame(plan: MissionPlan) -> pd.DataFrame:
     return pd.DataFrame(tc, index=plan.index)
 
 # %% ../nbs/02_synthetic.ipynb #20d4f6a6
-def make_mission(days: float = 60, seed: int = 0, channels=None, period="30s", start="2000-01-01", anomaly_rate: float = 0.02,
+def make_mission(days: float = 60, seed: int = 0, channels=None, period="30s", start="2000-01-01",
+                 anomaly_rate: float = 0.02,
                  n_telecommands: int = 11, rare_event_share: float = 0.4, n_comm_gaps: int | None = None,
                  gap_rate: float = 0.5, name: str = "synthetic") -> Mission:
     """A synthetic mission on the real Mission 1 channel table (or `channels`: a list of its channel names, or a channel table).
     The grid values are the zero-order hold of irregular raw samples; labels cover about `anomaly_rate` of the grid on the
     target channels (Anomaly + Rare Event, as `Mission.is_anomaly` counts them)."""
     custom, names = _select(mission1_channels(), channels)
-    plan = plan_mission(days, seed, custom, period, start, anomaly_rate, n_telecommands, rare_event_share, n_comm_gaps, gap_rate)
+    plan = plan_mission(days, seed, custom, period, start, anomaly_rate, n_telecommands, rare_event_share, n_comm_gaps,
+                        gap_rate)
     names = natural_sort(plan.channels["Channel"]) if names is None else names
     values, rows = np.empty((plan.n, len(names)), np.float32), []
     for j, c in enumerate(names):
@@ -669,7 +711,8 @@ def make_mission(days: float = 60, seed: int = 0, channels=None, period="30s", s
         values[:, j] = _zoh_regular(t, v, plan.n, plan.period_ms)
         rows += [(eid, c, a, b) for eid, a, b in lab]
     values = pd.DataFrame(values, index=plan.index, columns=names, copy=False)
-    return Mission(values, _telecommand_frame(plan), _labels_frame(plan, rows, names), plan.channels, plan.period, name,
+    return Mission(values, _telecommand_frame(plan), _labels_frame(plan, rows, names), plan.channels, plan.period,
+                   name,
                    anomaly_types(plan))
 
 # %% ../nbs/02_synthetic.ipynb #29564168
@@ -725,7 +768,8 @@ def _write_tables(root: Path, channels: pd.DataFrame, channel_names: list, telec
     _write_csv(ch[["Channel", "Subsystem", "Physical Unit", "Group", "Target"]], root / "channels.csv")
     _write_csv(pd.DataFrame({"Telecommand": telecommands, "Priority": 3}), root / "telecommands.csv")
     labels = labels[labels["Channel"].isin(channel_names)]                    # rows of channels that are written
-    _write_csv(pd.DataFrame({"ID": labels["ID"].astype(str).to_numpy(), "Channel": labels["Channel"].astype(str).to_numpy(),
+    _write_csv(pd.DataFrame({"ID": labels["ID"].astype(str).to_numpy(),
+                             "Channel": labels["Channel"].astype(str).to_numpy(),
                              "StartTime": _iso_ms(labels["StartTime"], up=True).to_numpy(),
                              "EndTime": _iso_ms(labels["EndTime"], up=False).to_numpy()}), root / "labels.csv")
     cols = ["ID", "Class", "Subclass", "Category", "Dimensionality", "Locality", "Length"]
@@ -733,7 +777,8 @@ def _write_tables(root: Path, channels: pd.DataFrame, channel_names: list, telec
         g = labels.groupby("ID", sort=False)
         types = pd.DataFrame({"ID": list(g.groups), "Category": g["Category"].first().to_numpy(),
                               "Class": g["Class"].first().to_numpy() if "Class" in labels.columns else "",
-                              "Dimensionality": np.where(g["Channel"].nunique().to_numpy() > 1, "Multivariate", "Univariate")})
+                              "Dimensionality": np.where(g["Channel"].nunique().to_numpy() > 1, "Multivariate",
+                                                         "Univariate")})
     types = types.copy()
     for c in cols:
         if c not in types.columns: types[c] = ""
@@ -748,7 +793,8 @@ def write_raw_mission(mission: Mission, path, seed: int = 0) -> Path:
     if len(idx) == 0: raise DataError(f"mission {mission.name!r} is empty: nothing to write")
     d = np.diff(idx)
     regular = len(d) == 0 or bool((d == d[0]).all())
-    gap_ms = np.concatenate(([0], d // 1_000_000)) if regular else np.zeros(len(idx), np.int64)   # room before each point
+    # room before each point
+    gap_ms = np.concatenate(([0], d // 1_000_000)) if regular else np.zeros(len(idx), np.int64)
     for c in mission.channel_names:
         v = mission.values[c].to_numpy(np.float32)
         nan = np.isnan(v)
@@ -756,15 +802,18 @@ def write_raw_mission(mission: Mission, path, seed: int = 0) -> Path:
         change[-1] = True
         k = np.flatnonzero(change)
         r = np.random.default_rng(child_seed(seed, c, "write"))
-        back = (r.random(k.size) * np.maximum(gap_ms[k], 1)).astype(np.int64)       # [0, room) ms before the grid point
-        back[(k == 0) | (k == len(idx) - 1)] = 0                                   # the first and last instants exactly
-        _write_pickle(_raw_frame(c, idx[k] - back * 1_000_000, v[k].astype(np.float64)), root / "channels" / f"{c}.zip")
+        back = (r.random(k.size) * np.maximum(gap_ms[k], 1)).astype(np.int64)  # [0, room) ms before the grid point
+        back[(k == 0) | (k == len(idx) - 1)] = 0  # the first and last instants exactly
+        _write_pickle(_raw_frame(c, idx[k] - back * 1_000_000, v[k].astype(np.float64)),
+                      root / "channels" / f"{c}.zip")
     for c in mission.telecommand_names:
         k = np.flatnonzero(mission.telecommands[c].to_numpy() != 0)
         r = np.random.default_rng(child_seed(seed, c, "write"))
         back = np.where(k > 0, (r.random(k.size) * np.maximum(gap_ms[k], 1)).astype(np.int64), 0)
-        _write_pickle(_raw_frame(c, idx[k] - back * 1_000_000, np.ones(k.size, np.int64)), root / "telecommands" / f"{c}.zip")
-    _write_tables(root, mission.channels, mission.channel_names, mission.telecommand_names, mission.labels, mission.anomaly_types)
+        _write_pickle(_raw_frame(c, idx[k] - back * 1_000_000, np.ones(k.size, np.int64)),
+                      root / "telecommands" / f"{c}.zip")
+    _write_tables(root, mission.channels, mission.channel_names, mission.telecommand_names, mission.labels,
+                  mission.anomaly_types)
     return root
 
 # %% ../nbs/02_synthetic.ipynb #24238244
@@ -776,18 +825,23 @@ def generate_raw_mission(path, days: float = 60, seed: int = 0, channels=None, p
     from tqdm import tqdm
     root = Path(path)
     custom, names = _select(mission1_channels(), channels)
-    plan = plan_mission(days, seed, custom, period, start, anomaly_rate, n_telecommands, rare_event_share, n_comm_gaps, gap_rate)
+    plan = plan_mission(days, seed, custom, period, start, anomaly_rate, n_telecommands, rare_event_share, n_comm_gaps,
+                        gap_rate)
     names = natural_sort(plan.channels["Channel"]) if names is None else names
     t0_ns = plan.start.as_unit("ns").value
     points, rows = {}, []
     for c in tqdm(names, desc="channels", disable=not progress, leave=False):
         t, v, lab = channel_raw(plan, c)
-        keep = np.concatenate(([True], v[1:] != v[:-1])); keep[-1] = True               # unchanged repeats are not sent
-        _write_pickle(_raw_frame(c, t0_ns + t[keep] * 1_000_000, v[keep].astype(np.float64)), root / "channels" / f"{c}.zip")
+        keep = np.concatenate(([True], v[1:] != v[:-1])); keep[-1] = True  # unchanged repeats are not sent
+        _write_pickle(_raw_frame(c, t0_ns + t[keep] * 1_000_000, v[keep].astype(np.float64)),
+                      root / "channels" / f"{c}.zip")
         points[c] = int(keep.sum()); rows += [(eid, c, a, b) for eid, a, b in lab]
         del t, v, keep
     for c, te in plan.telecommands.items():
-        _write_pickle(_raw_frame(c, t0_ns + te * 1_000_000, np.ones(te.size, np.int64)), root / "telecommands" / f"{c}.zip")
-    _write_tables(root, plan.channels, names, list(plan.telecommands), _labels_frame(plan, rows, names), anomaly_types(plan))
-    return {"path": root, "channels": len(names), "raw_points": int(sum(points.values())), "points_per_channel": points,
+        _write_pickle(_raw_frame(c, t0_ns + te * 1_000_000, np.ones(te.size, np.int64)),
+                      root / "telecommands" / f"{c}.zip")
+    _write_tables(root, plan.channels, names, list(plan.telecommands), _labels_frame(plan, rows, names),
+                  anomaly_types(plan))
+    return {"path": root, "channels": len(names), "raw_points": int(sum(points.values())),
+            "points_per_channel": points,
             "grid_points": plan.n}

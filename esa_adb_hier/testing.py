@@ -146,7 +146,8 @@ def run_golden_case(case: dict) -> dict:
     kind = case["metric"]
     if kind == "ESAScores": return esa_scores(labels, y, case["full_range"], case["beta"], case["select_labels"])
     if kind == "ChannelAwareFScore":
-        return channel_aware_fscore(labels, y, case["full_range"], case["beta"], case["select_labels"], case["subsystems"])
+        return channel_aware_fscore(labels, y, case["full_range"], case["beta"], case["select_labels"],
+                                    case["subsystems"])
     if kind == "ADTQC": return adtqc(labels, y, case["full_range"], case["exponent"], case["select_labels"])
     raise DataError(f"unknown golden metric {kind!r}")
 

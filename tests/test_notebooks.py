@@ -48,7 +48,8 @@ def test_library_in_sync_with_notebooks(tmp_path):
     assert r.returncode == 0, r.stderr
     lib, new = REPO / "esa_adb_hier", proj / "esa_adb_hier"
     names = sorted({p.name for p in lib.glob("*.py")} | {p.name for p in new.glob("*.py")})
-    differ = [n for n in names if not ((lib / n).exists() and (new / n).exists() and filecmp.cmp(lib / n, new / n, shallow=False))]
+    differ = [n for n in names if not ((lib / n).exists() and (new / n).exists() and filecmp.cmp(lib / n, new / n,
+        shallow=False))]
     assert not differ, f"library out of sync with notebooks (run nbdev_export): {differ}"
 
 
