@@ -264,7 +264,7 @@ def main(argv=None):
         elif part == "synthetic": res[part] = bench_synthetic(args.synthetic_days)
         elif part == "smap": res[part] = bench_smap(args.smap_channels, {"epochs": args.smap_epochs})
         else: raise SystemExit(f"unknown part {part!r}")
-        # the machine is shared: read timings with this in mind
+        # other processes may compete for the CPU: read timings with this in mind
         res[part]["load_average_after"] = __import__("os").getloadavg()
         stamp(res[part], vars(args))  # parts not run keep the run block of their own run
         print(f"[{part} done in {time.perf_counter() - t0:.0f}s]", flush=True)

@@ -3,11 +3,12 @@ channels of a synthetic mission: as it is (the authors' selection of pooled colu
 stopping on x_n and 32-bin histograms), with every pooled column, and with every pooled column and the three training
 settings off (the base models then train on every column and row, 1000 trees, 256 bins).
 
-`make_mission(days, seed=7)` restricted to `--channels` (default: the six channels of group 8, which carry most events),
-fit on the first 70 %, score the last 30 %. Reports event-wise F0.5 (ESA-ADB, timestamp version), precision, recall,
-alarming precision, fit and predict seconds and the number of trees, median over `--repeats` fits of the wall times.
+`make_mission(days, seed=7)` restricted to `--channels` (default: the six channels of group 8, which carry most
+events), fit on the first 70 %, score the last 30 %. Reports event-wise F0.5 (ESA-ADB, timestamp version), precision,
+recall, alarming precision, fit and predict seconds and the number of trees, median over `--repeats` fits of the wall
+times.
 
-    python benchmarks/bench_efficiency_ablation.py [--days 60] [--channels channel_41,...] [--n-jobs 2] [--repeats 1]
+python benchmarks/bench_efficiency_ablation.py [--days 60] [--channels channel_41,...] [--n-jobs 2] [--repeats 1]
 
 Writes benchmarks/results/efficiency_ablation.json.
 """

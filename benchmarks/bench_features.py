@@ -8,7 +8,7 @@ Measures, each configuration in a fresh process pinned to one thread (median of 
     short series in the same run and scaled linearly to the full length (its cost is linear in the
     number of segments: one independent computation per segment);
   * that blocked processing gives exactly the one-block result on 2 M samples.
-Wall-clock and CPU (process) time are both reported: on a shared machine the CPU time of the
+Wall-clock and CPU (process) time are both reported: on a busy machine the CPU time of the
 process is the cost of the work on one core, the wall time includes waiting for the core.
 Peak memory: the peak resident set size of the measuring process (interpreter, libraries and the
 input series included) from resource.getrusage, and the peak of the memory allocated by the

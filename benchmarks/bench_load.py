@@ -10,7 +10,8 @@ Extrapolates to Mission 1 (~775 M raw points, 14 years, 14.7 M grid rows).
     python benchmarks/bench_load.py --years 1 --runs 1
 
 Results: benchmarks/results/load.json and a table on stdout. Wall-clock and CPU seconds are both recorded (with the
-1-minute load average): on a shared machine the CPU time is the better estimate of the uncontended cost.
+1-minute load average): when other processes compete for the CPU, the CPU time is the better estimate of the
+uncontended cost.
 """
 import argparse
 import json
