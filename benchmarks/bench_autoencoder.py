@@ -74,10 +74,10 @@ def bench_throughput(repeats: int = 3, n_train: int = 4096) -> dict:
         t_train, t_inf = [], []
         for _ in range(repeats):
             with deterministic(0, torch.device("cpu"), threads):
-                t0 = time.perf_counter(); train_autoencoder(net, x, xv, c,
-                                                            torch.device("cpu")); t_train.append(time.perf_counter() - t0)
-            t0 = time.perf_counter(); k = sum(len(b["error"]) for b in model.iter_scores(m,
-                                                                                         stride=1)); t_inf.append(time.perf_counter() - t0)
+                t0 = time.perf_counter(); train_autoencoder(net, x, xv, c, torch.device("cpu"))
+                t_train.append(time.perf_counter() - t0)
+            t0 = time.perf_counter(); k = sum(len(b["error"]) for b in model.iter_scores(m, stride=1))
+            t_inf.append(time.perf_counter() - t0)
         out[f"threads_{threads}"] = {
             "train_windows_per_s": (n_train + len(xv)) / float(np.median(t_train)),   # one epoch + one validation pass
             "train_s_runs": t_train,

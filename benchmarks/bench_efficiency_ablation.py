@@ -58,8 +58,9 @@ def main():
     for name, cfg in variants().items():
         fits, preds = [], []
         for _ in range(a.repeats):
-            t0 = time.perf_counter(); det = HierarchicalDetector(cfg.replace(n_jobs=a.n_jobs),
-                                                                 progress=False).fit(train); fits.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            det = HierarchicalDetector(cfg.replace(n_jobs=a.n_jobs), progress=False).fit(train)
+            fits.append(time.perf_counter() - t0)
             t0 = time.perf_counter(); pred = det.predict(test); preds.append(time.perf_counter() - t0)
         es = esa_scores(lab, pred["is_anomaly"], full_range=(test.index[0], test.index[-1]))
         trees = [c["model"].get("trees", 0) for ch in det.models_.values() for sc in ch.values()

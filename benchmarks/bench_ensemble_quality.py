@@ -9,7 +9,8 @@
 Metrics: ESA-ADB event-wise F0.5 (timestamp version), its precision and recall, alarming precision
 (`evaluation.esa_scores`), and the challenge's sample-based F0.5 (`events.challenge_fscore`).
 
-    python benchmarks/bench_ensemble_quality.py [--part synthetic|smap|all] [--days 60] [--preset fast|paper] [--spread mean|min] [--n-jobs 2]
+    python benchmarks/bench_ensemble_quality.py [--part synthetic|smap|all] [--days 60] [--preset fast|paper]
+        [--spread mean|min] [--n-jobs 2]
 
 `--spread` chooses how row scores map to samples for the main result: the authors' mean or the minimum over covering
 rows (see the ensemble notebook); the same fitted model is also scored with the other mapping.
@@ -70,7 +71,8 @@ def synthetic(days: int, preset: str, n_jobs: int, seed: int = 7, spread: str = 
                                                          progress=False).fit(train); t_fit = time.perf_counter() - t0
     t0 = time.perf_counter(); pred = det.predict(test); t_pred = time.perf_counter() - t0
     other = "min" if spread == "mean" else "mean"  # the other mapping of row scores, same fitted model
-    det.config = det.config.replace(spread=other); pred_other = det.predict(test); det.config = det.config.replace(spread=spread)
+    det.config = det.config.replace(spread=other); pred_other = det.predict(test)
+    det.config = det.config.replace(spread=spread)
     # events on target channels
     lab = clip_labels(test.labels[test.labels["Channel"].isin(targets)], test.start, test.end)
     y_true = test.is_anomaly(channels=targets).to_numpy()

@@ -12,7 +12,8 @@ Extrapolation: fit and predict times are fitted as a + b * rows (least squares o
 set, predict). Include `--days 5114` (Mission 1's length, 14.7 M rows) to measure the channels at full length, so that
 the 58-channel figure only scales the channel count; `full_length` in the results then reports that run directly.
 
-    python benchmarks/bench_ensemble_speed.py [--preset paper] [--days 30,120,480,5114] [--channels 2] [--n-jobs 2] [--budget-s 1800]
+    python benchmarks/bench_ensemble_speed.py [--preset paper] [--days 30,120,480,5114] [--channels 2] [--n-jobs 2]
+        [--budget-s 1800]
 
 Writes benchmarks/results/ensemble_speed.json (one entry per preset) and prints a table.
 """

@@ -97,7 +97,8 @@ else:
     for p in sorted((root / "channels").glob("*.zip")): x = pd.read_pickle(p, compression="zip"); del x
     dt = time.perf_counter() - t; rows = cols = 0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": dt, "cpu_seconds": cpu() - c0, "peak_rss_mb": peak / 1024, "start_rss_mb": base / 1024, "rows": rows, "channels": cols}))
+print(json.dumps({"seconds": dt, "cpu_seconds": cpu() - c0, "peak_rss_mb": peak / 1024, "start_rss_mb": base / 1024,
+                  "rows": rows, "channels": cols}))
 """
 
 
@@ -159,9 +160,11 @@ def main():
         slope_m = (c2["load_peak_rss_mb_median"] - c1["load_peak_rss_mb_median"]) / (c2["years"] - c1["years"])
         extra.update({"seconds_per_year": slope_t,
                       "time_ratio_2x_data": c2["load_seconds_median"] / c1["load_seconds_median"],
-                      "mission1_seconds_linear_in_years": c1["load_seconds_median"] + slope_t * (MISSION1_YEARS - c1["years"]),
+                      "mission1_seconds_linear_in_years":
+                          c1["load_seconds_median"] + slope_t * (MISSION1_YEARS - c1["years"]),
                       "peak_mb_per_year": slope_m,
-                      "mission1_peak_rss_mb_linear_in_years": c1["load_peak_rss_mb_median"] + slope_m * (MISSION1_YEARS - c1["years"])})
+                      "mission1_peak_rss_mb_linear_in_years":
+                          c1["load_peak_rss_mb_median"] + slope_m * (MISSION1_YEARS - c1["years"])})
     extra["mission1_values_block_mb"] = MISSION1_ROWS * 76 * 4 / 2**20
     result = {"benchmark": "load_raw_mission (read zip pickles + ZOH to 30 s + assemble float32 block)",
               "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),

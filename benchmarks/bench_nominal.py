@@ -1,5 +1,5 @@
-"""Quality of the label-free nominal-behaviour detector (`esa_adb_hier.nominal`) against GlobalSTD5 / GlobalSTD3 and the
-label-free peer telemetry-anomdet 0.2.0, all computed the same way in one run.
+"""Quality of the label-free nominal-behaviour detector (`esa_adb_hier.nominal`) against GlobalSTD5 / GlobalSTD3 and
+the label-free peer telemetry-anomdet 0.2.0, all computed the same way in one run.
 
 1. NASA SMAP (../shared/data/smap, 54 channels, `telemanom.load_telemanom`): per channel, fit on the train file plus
 the first half of the test file (nominal samples only), score the second half. The scored parts are laid end to end
@@ -160,7 +160,8 @@ def references(peer_nc: list) -> dict:
     m = {"GlobalSTD5": (gstd, {"k": 5.0}), "GlobalSTD3": (gstd, {"k": 3.0})}
     if peer_available():
         for nc in peer_nc: m[f"telemetry-anomdet PCA (n_components={nc})"] = (peer, {"n_components": nc})
-    else: print("note: telemetry-anomdet is not importable (pip install telemetry-anomdet==0.2.0); the peer is skipped")
+    else: print("note: telemetry-anomdet is not importable (pip install telemetry-anomdet==0.2.0); "
+                "the peer is skipped")
     return m
 
 

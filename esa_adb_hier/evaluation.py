@@ -252,8 +252,8 @@ def true_event_table(labels, y_pred, full_range=None, select_labels=DEFAULT_SELE
     found = np.zeros(len(ids), bool); np.logical_or.at(found, mg, hi > lo)
     g = L.assign(_g=gid).groupby("_g")
     cat = g["Category"].first().astype(str).to_numpy() if "Category" in L.columns else np.full(len(ids), "")
-    chans = g["Channel"].agg(lambda c: sorted(set(map(str,
-                                                      c.dropna())))).tolist() if "Channel" in L.columns else [[]] * len(ids)
+    chans = (g["Channel"].agg(lambda c: sorted(set(map(str, c.dropna())))).tolist() if "Channel" in L.columns
+             else [[]] * len(ids))
     out = pd.DataFrame({"ID": ids, "start": pd.to_datetime(g["_start"].min().to_numpy()),
                         "end": pd.to_datetime(g["_end"].max().to_numpy()), "Category": cat, "channels": chans,
                         "found": found})
@@ -266,9 +266,9 @@ def _surv_int(c, d):
     return c * m - m * m / 2
 
 def affiliation_zones(ps, pe, gs, ge, lo, hi):
-    """Textbook affiliation (Huet et al. 2022) in exact vectorised arithmetic: `(precision, recall)` of each ground-truth
-    event `[gs, ge]` (sorted, disjoint, positive length) against predicted events `[ps, pe)` inside `[lo, hi]` (floats
-    on any common origin). A zone without prediction gets precision 0.5 and recall 0."""
+    """Textbook affiliation (Huet et al. 2022) in exact vectorised arithmetic: `(precision, recall)` of each
+    ground-truth event `[gs, ge]` (sorted, disjoint, positive length) against predicted events `[ps, pe)` inside
+    `[lo, hi]` (floats on any common origin). A zone without prediction gets precision 0.5 and recall 0."""
     ps, pe, gs, ge = (np.asarray(x, float) for x in (ps, pe, gs, ge))
     n = len(gs)
     mids = (gs[1:] + ge[:-1]) / 2
@@ -392,8 +392,8 @@ def _zone_scores_benchmark(pieces, g, e):
     return num / den, sum(total) / (g[1] - g[0])
 
 def affiliation_benchmark(ps, pe, gs, ge, lo, hi, end_from_events: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Per ground-truth event `(precision, recall)` from int ns predicted events `[ps, pe)` and events `[gs, ge]` inside
-    `[lo, hi]`, in the benchmark's arithmetic. `end_from_events`: `hi` is the end of an event (see below)."""
+    """Per ground-truth event `(precision, recall)` from int ns predicted events `[ps, pe)` and events `[gs, ge]`
+    inside `[lo, hi]`, in the benchmark's arithmetic. `end_from_events`: `hi` is the end of an event (see below)."""
     ps, pe, gs, ge = (np.asarray(x, np.int64).tolist() for x in (ps, pe, gs, ge))
     lo, hi, n = int(lo), int(hi), len(gs)
     zl = [(2 * lo - gs[0] + gs[0]) / 2] + [(ge[k] + gs[k + 1]) / 2 for k in range(n - 1)]

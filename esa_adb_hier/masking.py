@@ -155,7 +155,8 @@ def _expand(support: Blocks, a: int, b: int) -> Blocks:
 # %% ../nbs/03_masking.ipynb #618de55d
 @dataclass(frozen=True)
 class MaskConfig:
-    "Data of outer configuration `n`, inner configuration `m`: stacker data x_n, mining data x̂_{n,m}, base-model data x̂_n \\ x̂_{n,m}."
+    """Data of outer configuration `n`, inner configuration `m`: stacker data x_n, mining data x̂_{n,m},
+    base-model data x̂_n \\ x̂_{n,m}."""
     n: int
     m: int
     stack: Blocks

@@ -118,9 +118,10 @@ def _event_rows(ax_true, ax_pred, mission, pred, t0, t1, sel):
 
 def plot_events(mission: Mission, predictions=None, channels=None, start=None, end=None, categories=None,
                 max_points: int = 1500, figsize=(12, None), dpi: int = 90, title: str | None = None):
-    """Telemetry of `channels` (default: up to 3 labelled target channels) between `start` and `end` with their labelled
-    events, then the true events (found: green outline, missed: red) and the alarms (by outcome) when `predictions` is
-    given. Titled with the data, the range and the event-wise score. Downsampled (min/max per bucket) for display only."""
+    """Telemetry of `channels` (default: up to 3 labelled target channels) between `start` and `end` with their
+    labelled events, then the true events (found: green outline, missed: red) and the alarms (by outcome) when
+    `predictions` is given. Titled with the data, the range and the event-wise score. Downsampled (min/max per
+    bucket) for display only."""
     if channels is None:
         labelled = set(mission.labels["Channel"])
         channels = [c for c in mission.target_channels if c in labelled][:3] or mission.channel_names[:3]

@@ -107,7 +107,8 @@ def plot_alarm(mission: Mission, alarm: pd.Series, channels: list, bands: dict, 
         else: ax.plot(t, v, color="tab:blue", lw=1.0)
         b = bands.get(c, (np.nan, np.nan))
         if np.isfinite(b).all(): ax.axhspan(b[0], b[1], color="tab:green", alpha=0.12, lw=0)
-        lab = mission.labels[(mission.labels["Channel"] == c) & (mission.labels["EndTime"] >= t0) & (mission.labels["StartTime"] <= t1)]
+        lab = mission.labels[(mission.labels["Channel"] == c) & (mission.labels["EndTime"] >= t0)
+                             & (mission.labels["StartTime"] <= t1)]
         for cat, s_, e_ in zip(lab["Category"], lab["StartTime"], lab["EndTime"]):
             ax.axvspan(max(s_, t0), min(e_, t1), color=_CATEGORY_COLOURS.get(cat, "tab:purple"), alpha=0.25, lw=0)
         ax.axvspan(alarm["start"], alarm["end"] + mission.period, ymin=0.92, ymax=1.0, color="red", lw=0)
@@ -122,7 +123,8 @@ def plot_alarm(mission: Mission, alarm: pd.Series, channels: list, bands: dict, 
 # %% ../nbs/08d_report.ipynb #415633a5
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 7px;text-align:left}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}\
+td,th{border:1px solid #ddd;padding:3px 7px;text-align:left}
 th{background:#f3f3f3}img{max-width:100%}.meta{color:#555;font-size:.9em}.panel{margin:1.2em 0 2em}"""
 
 def _table(df: pd.DataFrame, link_alarms: set | None = None) -> str:
@@ -193,7 +195,8 @@ def report_html(pred: pd.DataFrame, mission: Mission, title: str | None = None, 
             ev_rows = evidence[evidence["alarm"] == row["alarm"]]
             if len(ev_rows): inner += _table(ev_rows)
         parts.append(f'<div class="panel">{_section(f"Alarm {row.alarm}", inner, f"alarm-{row.alarm}")}</div>')
-    return f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{_CSS}</style></head>\n" \
+    return f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>" \
+           f"<style>{_CSS}</style></head>\n" \
            f"<body>\n{''.join(parts)}\n</body></html>\n"
 
 def write_report(pred: pd.DataFrame, mission: Mission, path, **kw) -> Path:

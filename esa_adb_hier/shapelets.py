@@ -80,9 +80,9 @@ def _dilated_prefix(a: torch.Tensor, d: int) -> torch.Tensor:
     return torch.nn.functional.pad(p, (d, 0))
 
 def _equal_runs(x: np.ndarray, d: int) -> np.ndarray:
-    """`run[q]` (int32): how many of the neighbour pairs `(x[q], x[q+d]), (x[q+d], x[q+2d]), ...` are exactly equal before
-    the first unequal one (pairs past the end count as unequal). A window of `L` taps at `q` is constant iff `run[q] >=
-    L-1`."""
+    """`run[q]` (int32): how many of the neighbour pairs `(x[q], x[q+d]), (x[q+d], x[q+2d]), ...` are exactly equal
+    before the first unequal one (pairs past the end count as unequal). A window of `L` taps at `q` is constant iff
+    `run[q] >= L-1`."""
     n = len(x); m = -(-n // d) * d
     it = np.int32 if m < 2 ** 31 - 1 else np.int64
     ar = np.arange(m, dtype=it)
@@ -224,7 +224,8 @@ class _Batch:
 def _edge_scores(xf: torch.Tensor, seg_starts: torch.Tensor, s: np.ndarray, length: int, dilation: int, padding: int,
                  bias: float):
     """Max and min over the window positions of one shapelet that touch a segment's zero padding, for the
-    segments starting at `seg_starts`, computed window by window in float64 (there are at most 2*padding per segment)."""
+    segments starting at `seg_starts`, computed window by window in float64 (there are at most 2*padding per
+    segment)."""
     L, d, p = len(s), dilation, padding
     span = (L - 1) * d + 1
     last = length + 2 * p - span                              # positions j = 0..last on the padded segment
@@ -247,8 +248,8 @@ def _edge_scores(xf: torch.Tensor, seg_starts: torch.Tensor, s: np.ndarray, leng
 def shapelet_transform(x, shapelets, length: int = 50, step: int = 10, bias: float = 0.0, dilation: int = 1,
                        padding: int = 0, as_frame: bool = False, device=None, precision: str = "auto",
                        block: int = 1 << 16, batch: int = 64):
-    """Strongest direct (max) and inverse (min) match of each shapelet in each segment `[i*step, i*step+length)` of `x`:
-    (n_segments, 2K) float32, columns `shp{k}_max`, `shp{k}_min`. Segments holding a NaN/inf get NaN."""
+    """Strongest direct (max) and inverse (min) match of each shapelet in each segment `[i*step, i*step+length)` of
+    `x`: (n_segments, 2K) float32, columns `shp{k}_max`, `shp{k}_min`. Segments holding a NaN/inf get NaN."""
     x = _as_channel(x)
     shp = _as_shapelets(shapelets)
     n = len(x)
@@ -484,8 +485,9 @@ def mine_shapelets(x, y, k: int = 10, lengths=(30, 40), quantile: float = 0.75, 
     return shapelets, df
 
 def _greedy_select(eligible, score, cands, cL, cq, crun, k, max_similarity) -> list:
-    """Best-first greedy pick of up to `k` candidates: first only new lengths from new anomalies, then new anomalies, then
-    any; never a near-duplicate (|correlation| >= `max_similarity` with a pick, any alignment) nor an overlap in time."""
+    """Best-first greedy pick of up to `k` candidates: first only new lengths from new anomalies, then new anomalies,
+    then any; never a near-duplicate (|correlation| >= `max_similarity` with a pick, any alignment) nor an overlap
+    in time."""
     order = eligible[np.lexsort((eligible, -score[eligible]))]
     pool = [cands[i] for i in order]
     sim = np.zeros(len(order))

@@ -79,7 +79,8 @@ def channel_kinds(channels: pd.DataFrame) -> dict:
         return dict(zip(channels["Channel"], channels["Kind"]))
     out = {}
     for c, u, t in zip(channels["Channel"], channels["Physical Unit"].astype(str), channels["Target"]):
-        out[c] = "counter" if u == "physical_unit_2" and not t else "status" if u == "physical_unit_5" and not t else "analog"
+        out[c] = ("counter" if u == "physical_unit_2" and not t else
+                  "status" if u == "physical_unit_5" and not t else "analog")
     return out
 
 # %% ../nbs/02_synthetic.ipynb #e41dc3d4
@@ -255,8 +256,8 @@ def _place_blocks(rng, durations_ms, lo_ms: int, hi_ms: int, sep_ms: int) -> np.
     free = (hi_ms - lo_ms) - int(d.sum()) - sep_ms * d.size
     if free < 0:
         raise DataError(f"the mission is too short for its events ({d.size} events need {int(d.sum()) / 3.6e6:.1f} h "
-                        "plus "
-                        f"separations, {(hi_ms - lo_ms) / 3.6e6:.1f} h available): increase days or lower anomaly_rate")
+                        f"plus separations, {(hi_ms - lo_ms) / 3.6e6:.1f} h available): "
+                        "increase days or lower anomaly_rate")
     order = rng.permutation(d.size)
     u = np.sort(rng.integers(0, free + 1, d.size))
     starts_in_order = lo_ms + u + np.concatenate(([0], np.cumsum(d[order] + sep_ms)[:-1]))
@@ -559,9 +560,10 @@ def _apply_events(plan: MissionPlan, channel: str, t_ms: np.ndarray, y: np.ndarr
         elif cls == "drift": y[sl] += sign * p["amp"] * mult * sd * (t - t[0]) / max(t[-1] - t[0], 1e-9)
         elif cls == "stuck value": y[sl] = y[lo - 1] if lo > 0 else y[lo]
         elif cls == "noise burst": y[sl] += p["amp"] * mult * sd * r.standard_normal(hi - lo)
-        elif cls == "manoeuvre": y[sl] += sign * p["amp"] * mult * sd * np.sin(np.pi * (t - t[0]) / max(t[-1] - t[0],
-            1e-9)) ** 2
-        elif cls == "calibration": y[sl] += p["amp"] * mult * sd * np.sign(np.sin(2 * np.pi * (t - t[0]) / p["cal_period_s"] + 1e-9))
+        elif cls == "manoeuvre":
+            y[sl] += sign * p["amp"] * mult * sd * np.sin(np.pi * (t - t[0]) / max(t[-1] - t[0], 1e-9)) ** 2
+        elif cls == "calibration":
+            y[sl] += p["amp"] * mult * sd * np.sign(np.sin(2 * np.pi * (t - t[0]) / p["cal_period_s"] + 1e-9))
         elif cls in ("frequency change", "correlation break") and "orbit" in parts:
             g, th = parts["group"], _theta(plan, t) + parts["lag"]
             w_orb = parts["w_orb"] * s
@@ -698,9 +700,9 @@ def make_mission(days: float = 60, seed: int = 0, channels=None, period="30s", s
                  anomaly_rate: float = 0.02,
                  n_telecommands: int = 11, rare_event_share: float = 0.4, n_comm_gaps: int | None = None,
                  gap_rate: float = 0.5, name: str = "synthetic") -> Mission:
-    """A synthetic mission on the real Mission 1 channel table (or `channels`: a list of its channel names, or a channel
-    table). The grid values are the zero-order hold of irregular raw samples; labels cover about `anomaly_rate` of the
-    grid on the target channels (Anomaly + Rare Event, as `Mission.is_anomaly` counts them)."""
+    """A synthetic mission on the real Mission 1 channel table (or `channels`: a list of its channel names, or a
+    channel table). The grid values are the zero-order hold of irregular raw samples; labels cover about
+    `anomaly_rate` of the grid on the target channels (Anomaly + Rare Event, as `Mission.is_anomaly` counts them)."""
     custom, names = _select(mission1_channels(), channels)
     plan = plan_mission(days, seed, custom, period, start, anomaly_rate, n_telecommands, rare_event_share, n_comm_gaps,
                         gap_rate)
@@ -786,8 +788,9 @@ def _write_tables(root: Path, channels: pd.DataFrame, channel_names: list, telec
 
 # %% ../nbs/02_synthetic.ipynb #a1fb376d
 def write_raw_mission(mission: Mission, path, seed: int = 0) -> Path:
-    """Write `mission` in the ESA-ADB raw layout under `path`: irregular raw samples (one per change of value, at a random
-    millisecond before the grid point that first shows it) that zero-order-hold back exactly to the mission's values."""
+    """Write `mission` in the ESA-ADB raw layout under `path`: irregular raw samples (one per change of value, at a
+    random millisecond before the grid point that first shows it) that zero-order-hold back exactly to the mission's
+    values."""
     root = Path(path)
     idx = mission.index.as_unit("ns").asi8
     if len(idx) == 0: raise DataError(f"mission {mission.name!r} is empty: nothing to write")
@@ -820,8 +823,8 @@ def write_raw_mission(mission: Mission, path, seed: int = 0) -> Path:
 def generate_raw_mission(path, days: float = 60, seed: int = 0, channels=None, period="30s", start="2000-01-01",
                          anomaly_rate: float = 0.02, n_telecommands: int = 11, rare_event_share: float = 0.4,
                          n_comm_gaps: int | None = None, gap_rate: float = 0.5, progress: bool = False) -> dict:
-    """Generate a synthetic mission straight to the ESA-ADB raw layout under `path`, one channel at a time (same arguments
-    and the same data as `make_mission`). Returns raw point counts per channel and in total."""
+    """Generate a synthetic mission straight to the ESA-ADB raw layout under `path`, one channel at a time (same
+    arguments and the same data as `make_mission`). Returns raw point counts per channel and in total."""
     from tqdm import tqdm
     root = Path(path)
     custom, names = _select(mission1_channels(), channels)

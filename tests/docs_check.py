@@ -68,7 +68,8 @@ def check_page(notebook: Path, html: Path, rendered: set, ids: dict) -> list:
     page = _Page(); page.feed(html.read_text(encoding="utf-8"))
     for src in page.images:
         if src.startswith("data:"): continue
-        if not src or urlparse(src).scheme: problems.append(f"{notebook.name}: image {src[:80]!r} is not embedded"); continue
+        if not src or urlparse(src).scheme:
+            problems.append(f"{notebook.name}: image {src[:80]!r} is not embedded"); continue
         if not _exists(src, html, rendered): problems.append(f"{notebook.name}: image {src!r} not found")
     for href in page.links:
         u = urlparse(href)

@@ -95,7 +95,8 @@ def test_missing_truncated_unlisted_edited_and_future_models_are_refused(models,
         d = old.save(tmp_path / f"v{v}"); man = read_json(d / "manifest.json"); man["format_version"] = v
         man["checksum"] = manifest_checksum(man); (d / "manifest.json").write_text(json.dumps(man)); cases.append((d,
             text))
-    d = old.save(tmp_path / "escape"); man = read_json(d / "manifest.json"); man["files"]["../outside.ubj"] = man["files"][rel]
+    d = old.save(tmp_path / "escape"); man = read_json(d / "manifest.json")
+    man["files"]["../outside.ubj"] = man["files"][rel]
     man["checksum"] = manifest_checksum(man); (d / "manifest.json").write_text(json.dumps(man)); cases.append((d,
         "'../outside.ubj'"))
     for d, text in cases:
