@@ -675,7 +675,7 @@ def window_report(is_anomaly, window: int = 1000, indices: str = "all") -> pd.Da
     return pd.DataFrame({"range": [f"{a}-{b}" for a, b in zip(first, last)], "status": status, "indices": text})
 
 def write_window_report(df: pd.DataFrame, path) -> Path:
-    "Write a window report as `range,status,indices` lines (indices unquoted, as in the seed format), atomically."
+    "Write a window report as `range,status,indices` lines (indices unquoted, as in the original format), atomically."
     missing = [c for c in ("range", "status", "indices") if c not in df.columns]
     if missing: raise DataError(f"window report: missing column(s) {missing}")
     lines = ["range,status,indices"] + [f"{r},{s},{i}" for r, s, i in zip(df["range"], df["status"],
