@@ -17,8 +17,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .core import (
-    DEFAULT_CATEGORIES, DataError, Mission, atomic_write, empty_labels, intervals_to_mask, mask_to_runs, mission1_channels,
-    mission1_targets, natural_sort, parse_timestamps, validate_channels, validate_labels)
+    DEFAULT_CATEGORIES, DataError, Mission, atomic_write, empty_labels, intervals_to_mask, mask_to_runs,
+    mission1_channels, mission1_targets, natural_sort, parse_timestamps, validate_channels, validate_labels)
 from .zoh import _check_order, _index, _ns, _numeric, _period_ns, _remedies, _ts1, zoh_resample
 from .raw import _read_csv_table, load_raw_mission
 
@@ -37,7 +37,8 @@ def training_mask(mission: Mission, end=None, channel: str | None = None, start=
     idx = mission.index
     lo = 0 if start is None else int(idx.searchsorted(pd.Timestamp(start), side="left"))
     hi = len(idx) if end is None else int(idx.searchsorted(pd.Timestamp(end), side="left"))
-    if hi <= lo: raise DataError(f"training_mask: no rows between start={start} and end={end} (data covers {mission.start} .. {mission.end})")
+    if hi <= lo: raise DataError(f"training_mask: no rows between start={start} and end={end} (data covers "
+                                 f"{mission.start} .. {mission.end})")
     inside = np.zeros(len(idx), dtype=bool); inside[lo:hi] = True
     return inside & mission.nominal_mask(channel)
 
@@ -47,10 +48,12 @@ CATEGORY_CODE = {"Anomaly": 1, "Rare Event": 2, "Communication Gap": 3}
 _INPUT_RE = re.compile(r"(channel|telecommand)_\d+")
 
 def label_codes(mission: Mission, channels: Sequence[str] | None = None) -> pd.DataFrame:
-    "Per-channel label codes on the grid (0 nominal, 1 anomaly, 2 rare event, 3 gap, 4 invalid; the lowest code wins on overlaps)."
+    """Per-channel label codes on the grid (0 nominal, 1 anomaly, 2 rare event, 3 gap, 4 invalid; the lowest code wins
+    on overlaps)."""
     channels = mission.channel_names if channels is None else list(channels)
     lab = mission.labels
-    code = lab["Code"].to_numpy(dtype=np.int64) if "Code" in lab.columns else lab["Category"].map(CATEGORY_CODE).to_numpy(dtype=np.int64)
+    code = (lab["Code"].to_numpy(dtype=np.int64) if "Code" in lab.columns
+            else lab["Category"].map(CATEGORY_CODE).to_numpy(dtype=np.int64))
     out = {}
     for c in channels:
         if c not in mission.channels["Channel"].values: raise DataError(f"label_codes: unknown channel {c!r}")
@@ -63,7 +66,8 @@ def label_codes(mission: Mission, channels: Sequence[str] | None = None) -> pd.D
     return pd.DataFrame(out, index=mission.index)
 
 def _labels_from_codes(codes: dict, index: pd.DatetimeIndex) -> pd.DataFrame:
-    "Label rows from per-channel code arrays: one row per run of a code on a channel; overlapping runs across channels share an ID."
+    """Label rows from per-channel code arrays: one row per run of a code on a channel; overlapping runs across
+    channels share an ID."""
     t = index.as_unit("ns")
     frames = []
     for k in (1, 2, 3, 4):
@@ -80,7 +84,8 @@ def _labels_from_codes(codes: dict, index: pd.DatetimeIndex) -> pd.DataFrame:
     lab = pd.concat(frames, ignore_index=True)
     keys = lab[["event", "code"]].drop_duplicates().sort_values(["event", "code"])
     keys["ID"] = [f"id_{i + 1}" for i in range(len(keys))]
-    lab = lab.merge(keys, on=["event", "code"]).sort_values(["event", "code", "Channel"], key=lambda s: s.map(_nat_key) if s.name == "Channel" else s)
+    lab = lab.merge(keys, on=["event", "code"]).sort_values(
+        ["event", "code", "Channel"], key=lambda s: s.map(_nat_key) if s.name == "Channel" else s)
     lab["Category"] = lab["code"].map(CODE_CATEGORY)
     lab = lab.rename(columns={"code": "Code"})[["ID", "Channel", "StartTime", "EndTime", "Category", "Code"]]
     return validate_labels(lab.reset_index(drop=True), "labels rebuilt from is_anomaly codes")
@@ -89,16 +94,20 @@ def _nat_key(name):
     m = re.search(r"(\d+)$", str(name)); return int(m.group(1)) if m else -1
 
 def _default_table(channels: Sequence[str], channel_table=None, where: str = "") -> pd.DataFrame:
-    "The channel table to use: given (DataFrame or CSV path), the Mission 1 table when it knows every channel, or a generic one."
+    """The channel table to use: given (DataFrame or CSV path), the Mission 1 table when it knows every channel, or a
+    generic one."""
     if channel_table is not None:
-        t = channel_table if isinstance(channel_table, pd.DataFrame) else _read_csv_table(Path(channel_table), "channel table", ("Channel", "Subsystem", "Group", "Target"))
-        t = validate_channels(t, str(channel_table) if not isinstance(channel_table, pd.DataFrame) else "channel_table")
+        t = channel_table if isinstance(channel_table, pd.DataFrame) else _read_csv_table(
+            Path(channel_table), "channel table", ("Channel", "Subsystem", "Group", "Target"))
+        t = validate_channels(t, str(channel_table) if not isinstance(channel_table, pd.DataFrame)
+                              else "channel_table")
         missing = [c for c in channels if c not in set(t["Channel"])]
         if missing: raise DataError(f"{where}: channel(s) {missing[:5]} have no row in the channel table")
         return t
     m1 = mission1_channels()
     if set(channels) <= set(m1["Channel"]): return m1
-    return pd.DataFrame({"Channel": list(channels), "Subsystem": "subsystem_0", "Physical Unit": "", "Group": "0", "Target": True})
+    return pd.DataFrame({"Channel": list(channels), "Subsystem": "subsystem_0", "Physical Unit": "", "Group": "0",
+                         "Target": True})
 
 def _check_columns(cols, where: str, allowed_extra=()):
     "Split columns into channels, telecommands and label columns; refuse anything else."
@@ -109,12 +118,14 @@ def _check_columns(cols, where: str, allowed_extra=()):
         elif re.fullmatch(r"telecommand_\d+", c): tcs.append(c)
         elif c.startswith("is_anomaly_") and _INPUT_RE.fullmatch(c[len("is_anomaly_"):]): labs.append(c)
         else: other.append(c)
-    if other: raise DataError(f"{where}: unexpected column(s) {other[:5]}; expected {list(allowed_extra)}, channel_<n>, telecommand_<n>, is_anomaly_<input>")
+    if other: raise DataError(f"{where}: unexpected column(s) {other[:5]}; expected {list(allowed_extra)}, "
+                              "channel_<n>, telecommand_<n>, is_anomaly_<input>")
     if not chans: raise DataError(f"{where}: no channel_<n> columns")
     return natural_sort(chans), natural_sort(tcs), labs
 
 class _Columns:
-    "Columns of a CSV or parquet file handed out one at a time as numpy arrays, each released once taken (bounded memory)."
+    """Columns of a CSV or parquet file handed out one at a time as numpy arrays, each released once taken (bounded
+    memory)."""
     def __init__(self, path: Path, kind: str):
         self.path, self.kind, self.where = path, kind, str(path)
         try:
@@ -126,10 +137,12 @@ class _Columns:
                 self.src = self._read_typed_csv()
                 self.n = self.src.num_rows if isinstance(self.src, pa.Table) else len(self.src)
         except DataError: raise
-        except Exception as e: raise DataError(f"{path}: could not be read as {kind} ({type(e).__name__}: {e})") from None
+        except Exception as e: raise DataError(f"{path}: could not be read as {kind} ({type(e).__name__}: "
+                                               f"{e})") from None
 
     def _read_typed_csv(self):
-        "Read with compact types (float32 channels, uint8 flags and codes); untyped when a value does not fit, so checks can name it."
+        """Read with compact types (float32 channels, uint8 flags and codes); untyped when a value does not fit, so
+        checks can name it."""
         types = {c: pa.float32() if c.startswith("channel_") else pa.uint8() for c in self.names
                  if re.fullmatch(r"(channel|telecommand)_\d+|is_anomaly_.*", c)}
         try: return pacsv.read_csv(self.path, convert_options=pacsv.ConvertOptions(column_types=types))
@@ -150,7 +163,8 @@ def _mission_arrays(cols: _Columns, chans, tcs, take, idx, times=None):
     block = np.empty((len(idx), len(chans)), dtype=np.float32, order="F")
     for j, c in enumerate(chans): block[:, j] = pick(_numeric(cols.pop(c), f"{cols.where}: column {c!r}", times))
     values = pd.DataFrame(block, index=idx, columns=list(chans), copy=False)
-    tele = pd.DataFrame({c: pick(_flags(cols.pop(c), c, cols.where)) for c in tcs}, index=idx) if tcs else pd.DataFrame(index=idx)
+    tele = pd.DataFrame({c: pick(_flags(cols.pop(c), c, cols.where))
+                         for c in tcs}, index=idx) if tcs else pd.DataFrame(index=idx)
     return values, tele
 
 def _flags(a, c: str, where: str, allowed=(0, 1)) -> np.ndarray:
@@ -169,17 +183,18 @@ def _timestamps(cols: _Columns, c: str = "timestamp") -> np.ndarray:
 
 def load_preprocessed_csv(path, period=None, channel_table=None, sort: bool = False, dedupe: bool = False,
                           name: str | None = None, interface: str = "python") -> Mission:
-    """Load one of the benchmark's preprocessed CSV files (`timestamp`, `channel_*`, `telecommand_*`, `is_anomaly_<input>`
-    codes 0-4) into a `Mission`, rebuilding the labels table from the codes. `period`: grid step (default: the most common
-    time step); `channel_table`: DataFrame or CSV path (default: the Mission 1 table when it knows every channel). A channel
-    without its `is_anomaly_<channel>` column is warned about (it has no labels). `interface`: 'python' or 'cli', the option
-    names the errors suggest."""
+    """Load one of the benchmark's preprocessed CSV files (`timestamp`, `channel_*`, `telecommand_*`,
+    `is_anomaly_<input>` codes 0-4) into a `Mission`, rebuilding the labels table from the codes. `period`: grid step
+    (default: the most common time step); `channel_table`: DataFrame or CSV path (default: the Mission 1 table when it
+    knows every channel). A channel without its `is_anomaly_<channel>` column is warned about (it has no labels).
+    `interface`: 'python' or 'cli', the option names the errors suggest."""
     _remedies(interface)
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found (preprocessed CSV)")
     cols = _Columns(path, "csv")
     where = str(path)
-    if "timestamp" not in cols.names: raise DataError(f"{where}: missing column 'timestamp'; found {cols.names[:5]}...")
+    if "timestamp" not in cols.names: raise DataError(f"{where}: missing column 'timestamp'; found "
+                                                      f"{cols.names[:5]}...")
     chans, tcs, labs = _check_columns(cols.names, where, ("timestamp",))
     if cols.n == 0: raise DataError(f"{where}: no rows")
     inputs = set(chans) | set(tcs)
@@ -194,7 +209,8 @@ def load_preprocessed_csv(path, period=None, channel_table=None, sort: bool = Fa
     codes = {c[len("is_anomaly_"):]: _flags(cols.pop(c), c, where, (0, 1, 2, 3, 4)) for c in labs}
     if take is not None: codes = {c: a[take] for c, a in codes.items()}
     tc_lab = [c for c in codes if c.startswith("telecommand_") and codes[c].any()]
-    if tc_lab: warnings.warn(f"{where}: labels on telecommand(s) {tc_lab[:5]} are dropped (mission labels name channels only)")
+    if tc_lab: warnings.warn(f"{where}: labels on telecommand(s) {tc_lab[:5]} are dropped (mission labels name "
+                             "channels only)")
     labels = _labels_from_codes({c: codes[c] for c in natural_sort(codes) if c.startswith("channel_")}, idx)
     table = _default_table(chans, channel_table, where)
     _warn_unlabelled(chans, codes, table, where)
@@ -207,9 +223,10 @@ def _warn_unlabelled(chans, codes: dict, table: pd.DataFrame, where: str):
     if not bare: return
     tgt = set(table.loc[table["Target"].astype(bool), "Channel"])
     targets = [c for c in bare if c in tgt]
-    msg = f"{where}: no label column for channel(s) {bare[:5]}{' ...' if len(bare) > 5 else ''} ({len(bare)} in all; expected is_anomaly_<channel>)"
-    if targets: msg += (f"; target channel(s) {targets[:5]}{' ...' if len(targets) > 5 else ''} will be treated as having no labels "
-                        "(every row nominal)")
+    msg = (f"{where}: no label column for channel(s) {bare[:5]}{' ...' if len(bare) > 5 else ''} ({len(bare)} in all; "
+           "expected is_anomaly_<channel>)")
+    if targets: msg += (f"; target channel(s) {targets[:5]}{' ...' if len(targets) > 5 else ''} will be treated as "
+                        "having no labels (every row nominal)")
     warnings.warn(msg)
 
 def _infer_period(t: np.ndarray, where: str) -> pd.Timedelta:
@@ -220,20 +237,26 @@ def _infer_period(t: np.ndarray, where: str) -> pd.Timedelta:
 
 # %% ../nbs/01b_data.ipynb #aca18fcb
 def write_preprocessed_csv(mission: Mission, path, categories=None) -> Path:
-    """Write `mission` as a benchmark-style preprocessed CSV (atomically): `timestamp`, inputs in lexicographic order, then
-    `is_anomaly_<input>` codes (telecommands always 0). `categories`: only labels of these categories are written (all by default)."""
-    m = mission if categories is None else Mission(mission.values, mission.telecommands, mission.select_labels(categories),
-                                                   mission.channels, mission.period, mission.name, mission.anomaly_types, mission.ids)
+    """Write `mission` as a benchmark-style preprocessed CSV (atomically): `timestamp`, inputs in lexicographic order,
+    then `is_anomaly_<input>` codes (telecommands always 0). `categories`: only labels of these categories are written
+    (all by default)."""
+    m = mission if categories is None else Mission(mission.values, mission.telecommands,
+                                                   mission.select_labels(categories),
+                                                   mission.channels, mission.period, mission.name,
+                                                   mission.anomaly_types, mission.ids)
     inputs = sorted(m.channel_names + m.telecommand_names)
     codes = label_codes(m)
     t = pa.array(m.index.as_unit("ns").asi8, type=pa.int64()).cast(pa.timestamp("ns"))
     try: t = t.cast(pa.timestamp("ms"))                            # short timestamps when nothing finer is needed
     except pa.ArrowInvalid: pass
     cols = {"timestamp": t}
-    for c in inputs: cols[c] = pa.array(m.values[c].to_numpy(np.float32) if c.startswith("channel_") else m.telecommands[c].to_numpy(np.uint8))
-    for c in inputs: cols[f"is_anomaly_{c}"] = pa.array(codes[c].to_numpy() if c in codes else np.zeros(len(m), np.uint8))
+    for c in inputs: cols[c] = pa.array(m.values[c].to_numpy(np.float32) if c.startswith("channel_")
+                                        else m.telecommands[c].to_numpy(np.uint8))
+    for c in inputs: cols[f"is_anomaly_{c}"] = pa.array(codes[c].to_numpy() if c in codes
+                                                        else np.zeros(len(m), np.uint8))
     path = Path(path)
-    try: opts = pacsv.WriteOptions(quoting_style="none", quoting_header="none")   # plain header, as the benchmark's files
+    # plain header, as the benchmark's files
+    try: opts = pacsv.WriteOptions(quoting_style="none", quoting_header="none")
     except TypeError: opts = pacsv.WriteOptions()                                 # older pyarrow quotes the header
     with atomic_write(path, "wb") as f: pacsv.write_csv(pa.table(cols), f, opts)
     return path
@@ -243,7 +266,8 @@ CHALLENGE_EPOCH = pd.Timestamp("2000-01-01")
 CHALLENGE_PERIOD = pd.Timedelta("30s")
 
 def _read_targets(target_channels, path: Path, chans: Sequence[str]) -> list:
-    "Target channels: a list, a CSV path (column `target_channels`), target_channels.csv next to the data, or Mission 1's."
+    """Target channels: a list, a CSV path (column `target_channels`), target_channels.csv next to the data, or Mission
+    1's."""
     if target_channels is None:
         side = path.parent / "target_channels.csv"
         if side.exists(): target_channels = side
@@ -264,16 +288,18 @@ def _broadcast_labels(is_anomaly: np.ndarray, index: pd.DatetimeIndex, targets: 
     if not len(s) or not len(targets): return empty_labels()
     t = index.as_unit("ns")
     k, c = len(s), len(targets)
-    return validate_labels(pd.DataFrame({"ID": np.repeat([f"id_{i + 1}" for i in range(k)], c), "Channel": np.tile(list(targets), k),
-                                         "StartTime": np.repeat(t[s], c), "EndTime": np.repeat(t[e - 1], c), "Category": "Anomaly"}),
+    return validate_labels(pd.DataFrame({"ID": np.repeat([f"id_{i + 1}" for i in range(k)], c),
+                                         "Channel": np.tile(list(targets), k),
+                                         "StartTime": np.repeat(t[s], c), "EndTime": np.repeat(t[e - 1], c),
+                                         "Category": "Anomaly"}),
                            "labels from is_anomaly")
 
 def load_challenge(path, target_channels=None, channel_table=None, sort: bool = False, name: str | None = None,
                    interface: str = "python") -> Mission:
     """Load a challenge parquet (train: with `is_anomaly`; test: without). Timestamps from a `timestamp` column or
-    `2000-01-01 + id * 30 s`; labels = runs of `is_anomaly` on every target channel; `ids` kept. `target_channels`: list,
-    CSV path, or default target_channels.csv next to the file, else the Mission 1 targets present. `interface`: 'python' or
-    'cli', the option names the errors suggest."""
+    `2000-01-01 + id * 30 s`; labels = runs of `is_anomaly` on every target channel; `ids` kept. `target_channels`:
+    list, CSV path, or default target_channels.csv next to the file, else the Mission 1 targets present. `interface`:
+    'python' or 'cli', the option names the errors suggest."""
     _remedies(interface)
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found (challenge parquet)")
@@ -281,7 +307,8 @@ def load_challenge(path, target_channels=None, channel_table=None, sort: bool = 
     where = str(path)
     if "id" not in cols.names: raise DataError(f"{where}: missing column 'id'; found {cols.names[:5]}...")
     chans, tcs, labs = _check_columns(cols.names, where, ("id", "timestamp", "is_anomaly"))
-    if labs: raise DataError(f"{where}: unexpected per-input label column(s) {labs[:3]} (the challenge has one global 'is_anomaly')")
+    if labs: raise DataError(f"{where}: unexpected per-input label column(s) {labs[:3]} (the challenge has one global "
+                             "'is_anomaly')")
     if cols.n == 0: raise DataError(f"{where}: no rows")
     ids = cols.pop("id")
     if ids.dtype.kind not in "iu": raise DataError(f"{where}: column 'id' must hold integers, found {ids.dtype}")
@@ -289,7 +316,8 @@ def load_challenge(path, target_channels=None, channel_table=None, sort: bool = 
     has_ts = "timestamp" in cols.names
     t = _timestamps(cols) if has_ts else _ns([CHALLENGE_EPOCH]) + ids * _period_ns(CHALLENGE_PERIOD)
     t_file = t
-    t, order = _check_order(t, np.arange(cols.n), f"{where} (rows ordered by {'timestamp' if has_ts else 'id'})", sort, False,
+    t, order = _check_order(t, np.arange(cols.n), f"{where} (rows ordered by {'timestamp' if has_ts else 'id'})", sort,
+                            False,
                             interface, can_dedupe=False)
     take = None if (order == np.arange(cols.n)).all() else order
     idx = _index(t)
@@ -330,19 +358,23 @@ def _write_parquet(table: pa.Table, path: Path) -> Path:
     return path
 
 def _split_row(m: Mission, split) -> int:
-    if isinstance(split, (bool, np.bool_)): raise DataError(f"argument split={split!r}: expected a timestamp, a row number or a fraction")
+    if isinstance(split, (bool, np.bool_)): raise DataError(f"argument split={split!r}: expected a timestamp, a row "
+                                                            "number or a fraction")
     if isinstance(split, (float, np.floating)):
-        if not 0 < split < 1: raise DataError(f"argument split={split!r}: a fraction must lie strictly between 0 and 1")
+        if not 0 < split < 1: raise DataError(f"argument split={split!r}: a fraction must lie strictly between 0 and "
+                                              "1")
         cut = int(round(split * len(m)))
     elif isinstance(split, (int, np.integer)): cut = int(split)
     else: cut = int(m.index.searchsorted(pd.Timestamp(_ts1(split, "split")), side="left"))
-    if not 0 < cut < len(m): raise DataError(f"argument split={split!r} leaves an empty train or test part (row {cut} of {len(m)})")
+    if not 0 < cut < len(m): raise DataError(f"argument split={split!r} leaves an empty train or test part (row {cut} "
+                                             f"of {len(m)})")
     return cut
 
 def write_challenge(mission: Mission, path, split=None, categories=DEFAULT_CATEGORIES, labels: bool = True) -> dict:
-    """Write `mission` in the challenge parquet form. `split=None`: one file at `path` (with `is_anomaly` when `labels`);
-    otherwise `path` is a directory receiving train/test/test_labels/sample_submission parquet files and
-    target_channels.csv, split at a timestamp, row number or fraction. `is_anomaly` uses `categories` over the target channels."""
+    """Write `mission` in the challenge parquet form. `split=None`: one file at `path` (with `is_anomaly` when
+    `labels`); otherwise `path` is a directory receiving train/test/test_labels/sample_submission parquet files and
+    target_channels.csv, split at a timestamp, row number or fraction. `is_anomaly` uses `categories` over the target
+    channels."""
     m = mission
     ids, with_ts = _challenge_ids(m)
     y = m.is_anomaly(categories).to_numpy() if labels or split is not None else None
@@ -350,11 +382,19 @@ def write_challenge(mission: Mission, path, split=None, categories=DEFAULT_CATEG
     if split is None: return {"data": _write_parquet(_challenge_table(m, ids, with_ts, y if labels else None), path)}
     cut = _split_row(m, split)
     path.mkdir(parents=True, exist_ok=True)
-    out = {"train": _write_parquet(_challenge_table(m.iloc(0, cut), ids[:cut], with_ts, y[:cut]), path / "train.parquet"),
+    out = {"train": _write_parquet(_challenge_table(m.iloc(0, cut), ids[:cut], with_ts, y[:cut]),
+                                   path / "train.parquet"),
            "test": _write_parquet(_challenge_table(m.iloc(cut, len(m)), ids[cut:], with_ts), path / "test.parquet"),
-           "test_labels": _write_parquet(pa.table({"id": pa.array(ids[cut:], pa.int64()), "is_anomaly": pa.array(y[cut:].astype(np.uint8))}), path / "test_labels.parquet"),
-           "sample_submission": _write_parquet(pa.table({"id": pa.array(ids[cut:], pa.int64()), "is_anomaly": pa.array(np.zeros(len(m) - cut, np.uint8))}), path / "sample_submission.parquet")}
-    with atomic_write(path / "target_channels.csv", "w") as f: pd.DataFrame({"target_channels": m.target_channels}).to_csv(f, index=False)
+           "test_labels": _write_parquet(
+               pa.table({"id": pa.array(ids[cut:], pa.int64()), "is_anomaly": pa.array(y[cut:].astype(np.uint8))}),
+               path / "test_labels.parquet"),
+           "sample_submission": _write_parquet(
+               pa.table({"id": pa.array(ids[cut:], pa.int64()), "is_anomaly": pa.array(np.zeros(len(m)
+                                                                                                - cut, np.uint8))}),
+               path / "sample_submission.parquet")}
+    with atomic_write(path
+                      / "target_channels.csv", "w") as f: pd.DataFrame({"target_channels": m.target_channels}).to_csv(
+                          f, index=False)
     out["target_channels"] = path / "target_channels.csv"
     return out
 
@@ -364,18 +404,23 @@ def write_submission(ids, is_anomaly, path) -> Path:
     y = np.asarray(is_anomaly.to_numpy() if isinstance(is_anomaly, pd.Series) else is_anomaly).ravel()
     if len(ids) != len(y): raise DataError(f"write_submission: {len(ids)} ids but {len(y)} is_anomaly values")
     if ids.dtype.kind not in "iu": raise DataError(f"write_submission: ids must be integers, found dtype {ids.dtype}")
-    if len(np.unique(ids)) != len(ids): raise DataError(f"write_submission: {len(ids) - len(np.unique(ids))} repeated id(s)")
-    if y.dtype.kind not in "biuf": raise DataError(f"write_submission: is_anomaly must be 0/1 numbers, found dtype {y.dtype}")
+    if len(np.unique(ids)) != len(ids): raise DataError(f"write_submission: {len(ids) - len(np.unique(ids))} repeated "
+                                                        "id(s)")
+    if y.dtype.kind not in "biuf": raise DataError("write_submission: is_anomaly must be 0/1 numbers, found dtype "
+                                                   f"{y.dtype}")
     bad = ~np.isin(y, (0, 1))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"write_submission: is_anomaly must be 0 or 1, found {y[i].item()!r} for id {ids[i]} ({int(bad.sum())} bad value(s))")
-    return _write_parquet(pa.table({"id": pa.array(ids.astype(np.int64)), "is_anomaly": pa.array(y.astype(np.uint8))}), Path(path))
+        raise DataError(f"write_submission: is_anomaly must be 0 or 1, found {y[i].item()!r} for id {ids[i]} "
+                        f"({int(bad.sum())} bad value(s))")
+    return _write_parquet(pa.table({"id": pa.array(ids.astype(np.int64)), "is_anomaly": pa.array(y.astype(np.uint8))}),
+                          Path(path))
 
 # %% ../nbs/01b_data.ipynb #f13f0c71
 def load_mission(path, trust_pickles: bool = False, **kw) -> Mission:
-    """Load a mission from a raw ESA-ADB directory, a preprocessed CSV or a challenge parquet, recognised from `path`; `kw` go to
-    the reader. `trust_pickles=True`: read a raw directory's pickles with pandas instead of the restricted unpickler."""
+    """Load a mission from a raw ESA-ADB directory, a preprocessed CSV or a challenge parquet, recognised from `path`;
+    `kw` go to the reader. `trust_pickles=True`: read a raw directory's pickles with pandas instead of the restricted
+    unpickler."""
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: not found")
     if path.is_dir():
@@ -383,13 +428,16 @@ def load_mission(path, trust_pickles: bool = False, **kw) -> Mission:
         raise DataError(f"{path}: a directory without a 'channels' folder is not an ESA-ADB raw mission "
                         "(expected channels/, channels.csv, labels.csv; or pass a .csv or .parquet file)")
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes[-1:] == [".csv"] or suffixes[-2:] in ([".csv", ".gz"], [".csv", ".zip"]): return load_preprocessed_csv(path, **kw)
+    if suffixes[-1:] == [".csv"] or suffixes[-2:] in ([".csv", ".gz"], [".csv", ".zip"]): return load_preprocessed_csv(
+        path, **kw)
     if suffixes[-1:] in ([".parquet"], [".pq"]): return load_challenge(path, **kw)
-    raise DataError(f"{path}: unknown data form; expected a raw mission directory, a .csv (preprocessed) or a .parquet (challenge) file")
+    raise DataError(f"{path}: unknown data form; expected a raw mission directory, a .csv (preprocessed) or a "
+                    ".parquet (challenge) file")
 
 # %% ../nbs/01b_data.ipynb #04de56df
 class Standardiser:
-    "Per-channel `(x - offset) / scale`: z-score from nominal training points, or min-max to [0, 1] for binary channels."
+    """Per-channel `(x - offset) / scale`: z-score from nominal training points, or min-max to [0, 1] for binary
+    channels."""
     def __init__(self, offset: dict | None = None, scale: dict | None = None, kind: dict | None = None):
         self.offset, self.scale, self.kind = dict(offset or {}), dict(scale or {}), dict(kind or {})
 
@@ -400,37 +448,44 @@ class Standardiser:
         if unknown: raise DataError(f"Standardiser.fit: unknown channel(s) {unknown[:5]}")
         for c in channels:
             x = mission.values[c].to_numpy()[training_mask(mission, end, c, start)].astype(np.float64)
-            if x.size == 0: raise DataError(f"Standardiser.fit: channel {c} has no nominal training point before end={end}")
+            if x.size == 0: raise DataError(f"Standardiser.fit: channel {c} has no nominal training point before "
+                                            f"end={end}")
             lo, hi = float(x.min()), float(x.max())
             if len(np.unique(x)) == 2:
                 self.kind[c], self.offset[c], self.scale[c] = "binary", lo, hi - lo
             else:
                 sd = float(x.std())
-                self.kind[c], self.offset[c], self.scale[c] = "zscore", float(x.mean()), sd if np.isfinite(sd) and sd > 0 else 1.0
+                self.kind[c], self.offset[c], self.scale[c] = ("zscore", float(x.mean()),
+                                                               sd if np.isfinite(sd) and sd > 0 else 1.0)
         return self
 
     def transform_values(self, values: pd.DataFrame) -> pd.DataFrame:
         "Standardise the fitted channels of a values frame (other columns unchanged), as float32."
         missing = [c for c in self.offset if c not in values.columns]
-        if missing: raise DataError(f"Standardiser.transform: channel(s) {missing[:5]} were fitted but are missing from the data")
+        if missing: raise DataError(f"Standardiser.transform: channel(s) {missing[:5]} were fitted but are missing "
+                                    "from the data")
         out = values.copy()
-        for c in self.offset: out[c] = ((values[c].to_numpy(np.float64) - self.offset[c]) / self.scale[c]).astype(np.float32)
+        for c in self.offset: out[c] = ((values[c].to_numpy(np.float64) - self.offset[c]) / self.scale[c]).astype(
+            np.float32)
         return out
 
     def transform(self, mission: Mission) -> Mission:
         "A copy of `mission` with standardised values."
         m = mission
-        return Mission(self.transform_values(m.values), m.telecommands, m.labels, m.channels, m.period, m.name, m.anomaly_types, m.ids)
+        return Mission(self.transform_values(m.values), m.telecommands, m.labels, m.channels, m.period, m.name,
+                       m.anomaly_types, m.ids)
 
     def inverse_values(self, values: pd.DataFrame) -> pd.DataFrame:
         "Undo `transform_values`."
         out = values.copy()
-        for c in self.offset: out[c] = (values[c].to_numpy(np.float64) * self.scale[c] + self.offset[c]).astype(np.float32)
+        for c in self.offset: out[c] = (values[c].to_numpy(np.float64) * self.scale[c] + self.offset[c]).astype(
+            np.float32)
         return out
 
     def to_dict(self) -> dict:
         "JSON-safe state."
-        return {"offset": {c: float(v) for c, v in self.offset.items()}, "scale": {c: float(v) for c, v in self.scale.items()},
+        return {"offset": {c: float(v) for c, v in self.offset.items()},
+                "scale": {c: float(v) for c, v in self.scale.items()},
                 "kind": dict(self.kind)}
 
     @classmethod
@@ -438,15 +493,21 @@ class Standardiser:
         "Rebuild from `to_dict()` output, checking keys and values."
         if not isinstance(d, dict): raise DataError(f"Standardiser.from_dict: expected a dict, got {type(d).__name__}")
         extra = sorted(set(d) - {"offset", "scale", "kind"}); missing = sorted({"offset", "scale", "kind"} - set(d))
-        if extra or missing: raise DataError(f"Standardiser.from_dict: unknown key(s) {extra}, missing key(s) {missing}")
-        if not (set(d["offset"]) == set(d["scale"]) == set(d["kind"])): raise DataError("Standardiser.from_dict: offset, scale and kind name different channels")
+        if extra or missing: raise DataError(f"Standardiser.from_dict: unknown key(s) {extra}, missing key(s) "
+                                             f"{missing}")
+        if not (set(d["offset"]) == set(d["scale"]) == set(d["kind"])): raise DataError("Standardiser.from_dict: "
+                                                                                        "offset, scale and kind name "
+                                                                                        "different channels")
         for c, s in d["scale"].items():
-            if not (isinstance(s, (int, float)) and np.isfinite(s) and s > 0): raise DataError(f"Standardiser.from_dict: scale of {c} must be a positive number, got {s!r}")
+            if not (isinstance(s, (int, float)) and np.isfinite(s) and s > 0): raise DataError(
+                f"Standardiser.from_dict: scale of {c} must be a positive number, got {s!r}")
         for c, k in d["kind"].items():
-            if k not in ("zscore", "binary"): raise DataError(f"Standardiser.from_dict: kind of {c} must be 'zscore' or 'binary', got {k!r}")
+            if k not in ("zscore", "binary"): raise DataError(f"Standardiser.from_dict: kind of {c} must be 'zscore' "
+                                                              f"or 'binary', got {k!r}")
         return cls(d["offset"], d["scale"], d["kind"])
 
-    def __repr__(self): return f"Standardiser({len(self.offset)} channels, {sum(k == 'binary' for k in self.kind.values())} binary)"
+    def __repr__(self): return (f"Standardiser({len(self.offset)} channels, "
+                                f"{sum(k == 'binary' for k in self.kind.values())} binary)")
 
 # %% ../nbs/01b_data.ipynb #41050341
 def detect_counters(mission: Mission, channels: Sequence[str] | None = None, min_values: int = 3) -> list:
@@ -461,7 +522,8 @@ def detect_counters(mission: Mission, channels: Sequence[str] | None = None, min
     return out
 
 def difference_counters(mission: Mission, channels: Sequence[str] | None = None) -> Mission:
-    "A copy of `mission` where `channels` (default: `detect_counters`) hold their first difference (0 on the first row)."
+    """A copy of `mission` where `channels` (default: `detect_counters`) hold their first difference (0 on the first
+    row)."""
     channels = detect_counters(mission) if channels is None else list(channels)
     unknown = [c for c in channels if c not in mission.values.columns]
     if unknown: raise DataError(f"difference_counters: unknown channel(s) {unknown[:5]}")

@@ -27,26 +27,32 @@ __all__ = ['load_raw_mission']
 # %% ../nbs/01a_raw.ipynb #b3ef1449
 _PICKLE_GLOBALS = {
     # numpy: arrays and their dtypes (the value and time buffers); `scalar` for numpy numbers inside object columns
-    **{(m, n): "numpy arrays" for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")},
+    **{(m, n): "numpy arrays" for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+       for n in ("_reconstruct", "scalar")},
     **{(m, "_frombuffer"): "numpy arrays (protocol 5)" for m in ("numpy.core.numeric", "numpy._core.numeric")},
     ("numpy", "ndarray"): "numpy arrays", ("numpy", "dtype"): "numpy arrays",
     # pandas containers and the internals they are rebuilt from
-    **{k: "pandas containers" for k in [("pandas", "DataFrame"), ("pandas.core.frame", "DataFrame"), ("pandas", "Series"),
+    **{k: "pandas containers"
+       for k in [("pandas", "DataFrame"), ("pandas.core.frame", "DataFrame"), ("pandas", "Series"),
        ("pandas.core.series", "Series"), ("pandas.core.internals.managers", "BlockManager"),
        ("pandas.core.internals.managers", "SingleBlockManager"), ("pandas._libs.internals", "_unpickle_block")]},
-    **{k: "pandas indexes" for k in [("pandas", "Index"), ("pandas.core.indexes.base", "Index"), ("pandas.core.indexes.base", "_new_Index"),
+    **{k: "pandas indexes" for k in [("pandas", "Index"), ("pandas.core.indexes.base", "Index"),
+       ("pandas.core.indexes.base", "_new_Index"),
        ("pandas", "RangeIndex"), ("pandas.core.indexes.range", "RangeIndex"), ("pandas", "DatetimeIndex"),
        ("pandas.core.indexes.datetimes", "DatetimeIndex"), ("pandas.core.indexes.datetimes", "_new_DatetimeIndex")]},
-    **{k: "datetime arrays and their dtype" for k in [("pandas.arrays", "DatetimeArray"), ("pandas.core.arrays.datetimes", "DatetimeArray"),
+    **{k: "datetime arrays and their dtype"
+       for k in [("pandas.arrays", "DatetimeArray"), ("pandas.core.arrays.datetimes", "DatetimeArray"),
        ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"), ("pandas", "DatetimeTZDtype"),
        ("pandas.core.dtypes.dtypes", "DatetimeTZDtype")]},
     **{("pandas._libs.tslibs.offsets", n): "the frequency of a regular DatetimeIndex"
        for n in ("Day", "Hour", "Minute", "Second", "Milli", "Micro", "Nano")},
     # pandas 3 column names: string dtype backed by pyarrow
-    **{k: "string column names (pandas >= 3)" for k in [("pandas", "StringDtype"), ("pandas.arrays", "ArrowStringArray"),
+    **{k: "string column names (pandas >= 3)"
+       for k in [("pandas", "StringDtype"), ("pandas.arrays", "ArrowStringArray"),
        ("pyarrow.lib", "_restore_array"), ("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias")]},
     # time zones of a tz-aware index
-    ("datetime", "timezone"): "time zones", ("datetime", "timedelta"): "time zones", ("zoneinfo", "ZoneInfo"): "time zones",
+    ("datetime", "timezone"): "time zones", ("datetime", "timedelta"): "time zones",
+    ("zoneinfo", "ZoneInfo"): "time zones",
     ("builtins", "getattr"): "time zones (only ZoneInfo._unpickle)",
     ("builtins", "slice"): "block placements", ("builtins", "bytearray"): "buffers (protocol 5)",
 }
@@ -65,15 +71,18 @@ def _trust_hint(interface: str) -> str:
     return "--trust-pickles" if interface == "cli" else "trust_pickles=True"
 
 class _Restricted:
-    "`find_class` of the raw-pickle unpicklers: only the globals of `_PICKLE_GLOBALS`, anything else refused before it runs."
+    """`find_class` of the raw-pickle unpicklers: only the globals of `_PICKLE_GLOBALS`, anything else refused before
+    it runs."""
     def find_class(self, module: str, name: str):
         key = _PD_MOVED.get((module, name), (module, name))
         if key not in _PICKLE_GLOBALS:
-            raise DataError(f"{self.where}: refuses to load '{module}.{name}': a raw channel or telecommand file may only hold "
+            raise DataError(f"{self.where}: refuses to load '{module}.{name}': a raw channel or telecommand file may "
+                            "only hold "
                             "pandas/numpy data (a DataFrame or Series indexed by time); if you trust this file, "
                             f"pass {_trust_hint(self.interface)} to read it with pandas")
         if key == ("builtins", "getattr"): return _zoneinfo_getattr
-        if key[0].startswith("numpy.core.") and _NUMPY2: key = ("numpy._core." + key[0][len("numpy.core."):], key[1])  # no warning
+        # no warning
+        if key[0].startswith("numpy.core.") and _NUMPY2: key = ("numpy._core." + key[0][len("numpy.core."):], key[1])
         return super().find_class(*key)
 
 class _RawUnpickler(_Restricted, pickle.Unpickler):
@@ -90,14 +99,15 @@ def _compat_unpickler():
     return _Compat
 
 def _read_pickle(path: Path, what: str, trust: bool = False, interface: str = "python"):
-    """Read a zip-compressed pandas pickle, with a clear error when it is missing or unreadable. Unless `trust`, through the
-    restricted unpickler: globals outside `_PICKLE_GLOBALS` are refused before anything is called."""
+    """Read a zip-compressed pandas pickle, with a clear error when it is missing or unreadable. Unless `trust`,
+    through the restricted unpickler: globals outside `_PICKLE_GLOBALS` are refused before anything is called."""
     if not path.exists(): raise DataError(f"{path}: file not found ({what})")
     try:
         if trust: return pd.read_pickle(path, compression="zip")
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
-            if len(names) != 1: raise DataError(f"{path}: expected one pickle in the zip archive, found {len(names)} files {names[:3]}")
+            if len(names) != 1: raise DataError(f"{path}: expected one pickle in the zip archive, found {len(names)} "
+                                                f"files {names[:3]}")
             for cls in (_RawUnpickler, None):
                 with z.open(names[0]) as f:
                     try: return (cls or _compat_unpickler())(f, str(path), interface).load()
@@ -105,11 +115,13 @@ def _read_pickle(path: Path, what: str, trust: bool = False, interface: str = "p
                         if cls is None: raise
     except DataError: raise
     except Exception as e:
-        raise DataError(f"{path}: could not be read as a zip-compressed pandas pickle ({type(e).__name__}: {e})") from None
+        raise DataError(f"{path}: could not be read as a zip-compressed pandas pickle ({type(e).__name__}: "
+                        f"{e})") from None
 
 def _datetime_ns(idx, where: str) -> np.ndarray:
     if not isinstance(idx, pd.DatetimeIndex):
-        raise DataError(f"{where}: expected a DatetimeIndex of sample times, found {type(idx).__name__} of dtype {getattr(idx, 'dtype', '?')}")
+        raise DataError(f"{where}: expected a DatetimeIndex of sample times, found {type(idx).__name__} of dtype "
+                        f"{getattr(idx, 'dtype', '?')}")
     if idx.hasnans: raise DataError(f"{where}: {int(idx.isna().sum())} missing timestamp(s) (NaT)")
     return _ns(idx)
 
@@ -126,10 +138,12 @@ def _read_channel(path: Path, name: str, sort: bool = False, dedupe: bool = Fals
     "Raw sample times (int64 ns, strictly increasing) and float32 values of one channel pickle."
     obj = _read_pickle(path, f"channel {name}", trust, interface)
     where = f"{path} (channel {name})"
-    if not isinstance(obj, (pd.Series, pd.DataFrame)): raise DataError(f"{where}: expected a DataFrame with one column {name!r}, found {type(obj).__name__}")
+    if not isinstance(obj, (pd.Series, pd.DataFrame)): raise DataError(f"{where}: expected a DataFrame with one "
+                                                                       f"column {name!r}, found {type(obj).__name__}")
     obj = _value_column(obj, path, name, "channel")
     if obj.shape[1] != 1:
-        if name not in obj.columns: raise DataError(f"{where}: expected one column {name!r}, found columns {list(obj.columns)[:5]}")
+        if name not in obj.columns: raise DataError(f"{where}: expected one column {name!r}, found columns "
+                                                    f"{list(obj.columns)[:5]}")
         obj = obj[[name]]
     if len(obj) == 0: raise DataError(f"{where}: the channel is empty (no samples)")
     t = _datetime_ns(obj.index, where)
@@ -139,18 +153,21 @@ def _read_channel(path: Path, name: str, sort: bool = False, dedupe: bool = Fals
 
 def _read_telecommand(path: Path, name: str, trust: bool = False, interface: str = "python") -> np.ndarray:
     """Execution times (int64 ns, sorted) of one telecommand pickle: a DatetimeIndex, a Series of datetimes, or a
-    DataFrame/Series indexed by time whose one value column is named after the telecommand (rows whose value is 0 are not
-    executions)."""
+    DataFrame/Series indexed by time whose one value column is named after the telecommand (rows whose value is 0 are
+    not executions)."""
     obj = _read_pickle(path, f"telecommand {name}", trust, interface)
     where = f"{path} (telecommand {name})"
     if isinstance(obj, pd.DatetimeIndex): t = _datetime_ns(obj, where)
-    elif isinstance(obj, pd.Series) and pd.api.types.is_datetime64_any_dtype(obj.dtype): t = _datetime_ns(pd.DatetimeIndex(obj), where)
+    elif isinstance(obj, pd.Series) and pd.api.types.is_datetime64_any_dtype(obj.dtype): t = _datetime_ns(
+        pd.DatetimeIndex(obj), where)
     elif isinstance(obj, (pd.Series, pd.DataFrame)):
         t = _datetime_ns(obj.index, where)
         frame = _value_column(obj, path, name, "telecommand")
-        if frame.shape[1] > 1: raise DataError(f"{where}: expected at most one value column, found {list(frame.columns)[:5]}")
+        if frame.shape[1] > 1: raise DataError(f"{where}: expected at most one value column, found "
+                                               f"{list(frame.columns)[:5]}")
         if frame.shape[1] == 1: t = t[_numeric(frame.iloc[:, 0].to_numpy(), f"{where}, column {name!r}", t) != 0]
-    else: raise DataError(f"{where}: expected execution times (DatetimeIndex, Series or DataFrame indexed by time), found {type(obj).__name__}")
+    else: raise DataError(f"{where}: expected execution times (DatetimeIndex, Series or DataFrame indexed by time), "
+                          f"found {type(obj).__name__}")
     return np.sort(t)
 
 # %% ../nbs/01a_raw.ipynb #84c433e9
@@ -160,7 +177,8 @@ def _read_csv_table(path: Path, what: str, required: Sequence[str]) -> pd.DataFr
     except Exception as e: raise DataError(f"{path}: could not be read as CSV ({type(e).__name__}: {e})") from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
-    if missing: raise DataError(f"{path}: missing column(s) {missing}; expected {list(required)}, found {list(df.columns)}")
+    if missing: raise DataError(f"{path}: missing column(s) {missing}; expected {list(required)}, found "
+                                f"{list(df.columns)}")
     return df
 
 def _read_anomaly_types(path: Path) -> pd.DataFrame | None:
@@ -168,18 +186,21 @@ def _read_anomaly_types(path: Path) -> pd.DataFrame | None:
     at = _read_csv_table(path, "anomaly types", ("ID", "Category"))
     at["ID"] = at["ID"].astype(str).str.strip(); at["Category"] = at["Category"].astype(str).str.strip()
     bad = sorted(set(at["Category"]) - set(CATEGORIES))
-    if bad: raise DataError(f"{path}: column 'Category' has unknown value(s) {bad}; expected one of {list(CATEGORIES)}")
+    if bad: raise DataError(f"{path}: column 'Category' has unknown value(s) {bad}; expected one of "
+                            f"{list(CATEGORIES)}")
     return at.reset_index(drop=True)
 
 def _read_raw_labels(path: Path, anomaly_types, known_channels) -> pd.DataFrame:
     lab = _read_csv_table(path, "labels", ("ID", "Channel", "StartTime", "EndTime"))
     lab["Channel"] = lab["Channel"].astype(str).str.strip(); lab["ID"] = lab["ID"].astype(str).str.strip()
     unknown = natural_sort(set(lab["Channel"]) - set(known_channels))
-    if unknown: raise DataError(f"{path}: column 'Channel' names channel(s) {unknown[:5]} that are not in channels.csv")
+    if unknown: raise DataError(f"{path}: column 'Channel' names channel(s) {unknown[:5]} that are not in "
+                                "channels.csv")
     cats = None if anomaly_types is None else dict(zip(anomaly_types["ID"], anomaly_types["Category"]))
     if cats is not None:
         missing = sorted(set(lab["ID"]) - set(cats))
-        if missing: warnings.warn(f"{path}: {len(missing)} event ID(s) (e.g. {missing[:3]}) have no row in anomaly_types.csv; they count as 'Anomaly'")
+        if missing: warnings.warn(f"{path}: {len(missing)} event ID(s) (e.g. {missing[:3]}) have no row in "
+                                  "anomaly_types.csv; they count as 'Anomaly'")
     return validate_labels(lab, str(path), categories=cats)
 
 def _select_telecommands(root: Path, telecommands) -> list:
@@ -189,10 +210,12 @@ def _select_telecommands(root: Path, telecommands) -> list:
     if telecommands is None or (isinstance(telecommands, str) and telecommands == "none"): return []
     if isinstance(telecommands, str):
         if telecommands not in ("priority3", "all"):
-            raise DataError(f"argument telecommands={telecommands!r}: expected 'priority3', 'all', 'none' or a list of names")
+            raise DataError(f"argument telecommands={telecommands!r}: expected 'priority3', 'all', 'none' or a list "
+                            "of names")
         if telecommands == "priority3" and (root / "telecommands.csv").exists():
             tc = _read_csv_table(root / "telecommands.csv", "telecommand table", ("Telecommand", "Priority"))
-            p3 = natural_sort(tc.loc[pd.to_numeric(tc["Priority"], errors="coerce") == 3, "Telecommand"].astype(str).str.strip())
+            p3 = natural_sort(
+                tc.loc[pd.to_numeric(tc["Priority"], errors="coerce") == 3, "Telecommand"].astype(str).str.strip())
             if p3: telecommands = p3
             else: return present
         else: return present
@@ -214,12 +237,14 @@ def _in_windows(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.unique(_window_pairs(t, lo, hi)[1])
 
 def _covering(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    "How many closed intervals `[lo[i], hi[i]]` contain each `x` (the intervals with `lo <= x` minus those with `hi < x`)."
+    """How many closed intervals `[lo[i], hi[i]]` contain each `x` (the intervals with `lo <= x` minus those with `hi <
+    x`)."""
     return np.searchsorted(np.sort(lo), x, side="right") - np.searchsorted(np.sort(hi), x, side="left")
 
 def _channel_fix(t: np.ndarray, own: pd.DataFrame, origin: int, p: int):
-    """The annotated-sample rule on one channel's raw times with its label rows `own`: (positions of the samples to write, the
-    grid points they go to, the label rows (anomaly / rare event) holding each written sample as (row, sample) pairs)."""
+    """The annotated-sample rule on one channel's raw times with its label rows `own`: (positions of the samples to
+    write, the grid points they go to, the label rows (anomaly / rare event) holding each written sample as (row,
+    sample) pairs)."""
     s, e = _ns(own["StartTime"]), _ns(own["EndTime"])
     ann = own["Category"].isin(["Anomaly", "Rare Event"]).to_numpy()
     src, nxt = _annotated_fix(t, _in_windows(t, s[ann], e[ann]), lambda i: _covering(t[i], s, e) == 0, origin, p)
@@ -234,22 +259,25 @@ def _held_labels(own: pd.DataFrame, rows: np.ndarray, at: np.ndarray) -> pd.Data
 
 def load_raw_mission(path, period="30s", channels: Sequence[str] | None = None, start=None, end=None,
                      keep_annotated: bool = True, sort: bool = False, dedupe: bool = False, progress: bool = True,
-                     telecommands="priority3", labels: bool = True, name: str | None = None, trust_pickles: bool = False,
+                     telecommands="priority3", labels: bool = True, name: str | None = None,
+                     trust_pickles: bool = False,
                      interface: str = "python") -> Mission:
-    """Load an ESA-ADB raw mission directory and zero-order-hold it onto a grid of step `period`, one channel at a time.
-    `channels`: subset to load (default all of channels.csv); `start`/`end`: time window (grid starts at `start`);
-    `keep_annotated`: apply the benchmark's rule for annotated samples between grid points (the bin's last annotated sample
-    goes onto the next grid point, with a point label there); False: the plain hold; `sort`/`dedupe`: repair unsorted /
-    repeated raw timestamps instead of refusing them; `telecommands`: 'priority3' (the priority-3 ones of telecommands.csv,
-    all present files when there is no such list), 'all', 'none' or a list of names; `labels=False` skips labels.csv.
-    The pickles are read by a restricted unpickler that rebuilds pandas/numpy data only; `trust_pickles=True` reads them with
-    pandas (which runs whatever code a file holds: only for files you trust). `interface`: 'python' or 'cli', the option names
-    the errors suggest."""
+    """Load an ESA-ADB raw mission directory and zero-order-hold it onto a grid of step `period`, one channel at a
+    time. `channels`: subset to load (default all of channels.csv); `start`/`end`: time window (grid starts at
+    `start`); `keep_annotated`: apply the benchmark's rule for annotated samples between grid points (the bin's last
+    annotated sample goes onto the next grid point, with a point label there); False: the plain hold; `sort`/`dedupe`:
+    repair unsorted / repeated raw timestamps instead of refusing them; `telecommands`: 'priority3' (the priority-3
+    ones of telecommands.csv, all present files when there is no such list), 'all', 'none' or a list of names;
+    `labels=False` skips labels.csv. The pickles are read by a restricted unpickler that rebuilds pandas/numpy data
+    only; `trust_pickles=True` reads them with pandas (which runs whatever code a file holds: only for files you
+    trust). `interface`: 'python' or 'cli', the option names the errors suggest."""
     _remedies(interface)
     root = Path(path)
     if not root.is_dir(): raise DataError(f"{root}: not a directory (expected an ESA-ADB raw mission directory)")
-    if not (root / "channels").is_dir(): raise DataError(f"{root}: no 'channels' folder (expected channels/channel_<n>.zip)")
-    table = validate_channels(_read_csv_table(root / "channels.csv", "channel table", ("Channel", "Subsystem", "Group", "Target")),
+    if not (root / "channels").is_dir(): raise DataError(f"{root}: no 'channels' folder (expected "
+                                                         "channels/channel_<n>.zip)")
+    table = validate_channels(_read_csv_table(root / "channels.csv", "channel table",
+                                              ("Channel", "Subsystem", "Group", "Target")),
                               str(root / "channels.csv"))
     table["Channel"] = table["Channel"].astype(str).str.strip()
     known = list(table["Channel"])
@@ -257,11 +285,13 @@ def load_raw_mission(path, period="30s", channels: Sequence[str] | None = None, 
     else:
         names = [str(c) for c in channels]
         unknown = [c for c in names if c not in known]
-        if unknown: raise DataError(f"argument channels: unknown channel(s) {unknown[:5]}; {root / 'channels.csv'} lists {known[:3]}...")
+        if unknown: raise DataError(f"argument channels: unknown channel(s) {unknown[:5]}; {root / 'channels.csv'} "
+                                    f"lists {known[:3]}...")
         if len(set(names)) != len(names): raise DataError(f"argument channels: channel(s) listed twice")
     if not names: raise DataError(f"{root}: no channels to load")
     missing = [c for c in names if not (root / "channels" / f"{c}.zip").exists()]
-    if missing: raise DataError(f"{root / 'channels'}: file(s) missing for channel(s) {missing[:5]} (expected <channel>.zip)")
+    if missing: raise DataError(f"{root / 'channels'}: file(s) missing for channel(s) {missing[:5]} (expected "
+                                "<channel>.zip)")
     anomaly_types = _read_anomaly_types(root / "anomaly_types.csv")
     lab = _read_raw_labels(root / "labels.csv", anomaly_types, known) if labels else empty_labels()
     lab = lab[lab["Channel"].isin(names)].reset_index(drop=True)
@@ -270,7 +300,8 @@ def load_raw_mission(path, period="30s", channels: Sequence[str] | None = None, 
     p = _period_ns(period)
     origin = 0 if start is None else _ts1(start, "start")
     end_ns = None if end is None else int(_floor(_ts1(end, "end"), p, origin))
-    if end_ns is not None and end_ns < origin and start is not None: raise DataError(f"argument end={end!r} is before start={start!r}")
+    if end_ns is not None and end_ns < origin and start is not None: raise DataError(f"argument end={end!r} is before "
+                                                                                     f"start={start!r}")
     by_channel = {c: g for c, g in lab.groupby("Channel")} if keep_annotated else {}
 
     # 1. stream the channels: each on its own grid (aligned on `origin`), annotated samples written where the rule says
@@ -278,7 +309,8 @@ def load_raw_mission(path, period="30s", channels: Sequence[str] | None = None, 
     for c in tqdm(names, desc="channels", disable=not progress, leave=False):
         t, v = _read_channel(root / "channels" / f"{c}.zip", c, sort, dedupe, trust_pickles, interface)
         if end_ns is not None and t[0] > end_ns:
-            raise DataError(f"{root / 'channels' / (c + '.zip')}: channel {c} has no sample at or before end={end!r} (first sample {_index(t[:1])[0]})")
+            raise DataError(f"{root / 'channels' / (c + '.zip')}: channel {c} has no sample at or before end={end!r} "
+                            f"(first sample {_index(t[:1])[0]})")
         lo = origin if start is not None else int(_floor(t[0], p))
         hi = max(lo, end_ns if end_ns is not None else int(_ceil(t[-1], p, origin)))
         m_c = (hi - lo) // p + 1
@@ -318,10 +350,12 @@ def load_raw_mission(path, period="30s", channels: Sequence[str] | None = None, 
         tcs[tname] = pulse
     tele = pd.DataFrame(tcs, index=idx) if tcs else pd.DataFrame(index=idx)
 
-    lab = _labels_in_range(lab, g_lo, g_hi, clip_ok=start is not None or end is not None, where=str(root / "labels.csv"))
+    lab = _labels_in_range(lab, g_lo, g_hi, clip_ok=start is not None or end is not None,
+                           where=str(root / "labels.csv"))
     if held:
         held = pd.concat(held).drop_duplicates(["ID", "Channel", "StartTime"])
-        lab = pd.concat([lab, held[(_ns(held["StartTime"]) >= g_lo) & (_ns(held["StartTime"]) <= g_hi)]], ignore_index=True)
+        lab = pd.concat([lab, held[(_ns(held["StartTime"]) >= g_lo) & (_ns(held["StartTime"]) <= g_hi)]],
+                        ignore_index=True)
     m = Mission(values, tele, lab, table, pd.Timedelta(p, "ns"), name or root.name, anomaly_types)
     _warn_empty_labels(m, pd.concat(reached) if reached else None)
     return m
@@ -332,22 +366,25 @@ def _labels_in_range(lab: pd.DataFrame, lo: int, hi: int, clip_ok: bool, where: 
     out = (_ns(lab["EndTime"]) < lo) | (_ns(lab["StartTime"]) > hi)
     if out.any() and not clip_ok:
         r = lab[out].iloc[0]
-        raise DataError(f"{where}: {int(out.sum())} label row(s) outside the data range {_index([lo])[0]} .. {_index([hi])[0]}, "
+        raise DataError(f"{where}: {int(out.sum())} label row(s) outside the data range {_index([lo])[0]} .. "
+                        f"{_index([hi])[0]}, "
                         f"first: event {r['ID']} on {r['Channel']} ({r['StartTime']} .. {r['EndTime']})")
     return lab[~out].reset_index(drop=True)
 
 _KEY = ["ID", "Channel", "StartTime", "EndTime"]
 
 def _warn_empty_labels(m: Mission, reached: pd.DataFrame | None = None):
-    """Warn about label rows that cover no row of the mission (they annotate no sample on the grid), except those in `reached`
-    (rows whose sample the annotated-sample rule wrote onto a grid point, with a point label there)."""
+    """Warn about label rows that cover no row of the mission (they annotate no sample on the grid), except those in
+    `reached` (rows whose sample the annotated-sample rule wrote onto a grid point, with a point label there)."""
     lab = m.labels
     if not len(lab): return
     lo, hi = interval_bounds(m.index, lab["StartTime"], lab["EndTime"])
     empty = hi <= lo
-    if reached is not None and empty.any(): empty &= ~pd.MultiIndex.from_frame(lab[_KEY]).isin(pd.MultiIndex.from_frame(reached[_KEY]))
+    if reached is not None and empty.any(): empty &= ~pd.MultiIndex.from_frame(lab[_KEY]).isin(
+        pd.MultiIndex.from_frame(reached[_KEY]))
     if empty.any():
         r = lab[empty].iloc[0]
-        warnings.warn(f"{int(empty.sum())} label row(s) cover no row of the mission (e.g. event {r['ID']} on {r['Channel']} "
-                      f"{r['StartTime']} .. {r['EndTime']}): they lie between grid points and the benchmark's hold put none of "
-                      "their samples on the grid")
+        warnings.warn(f"{int(empty.sum())} label row(s) cover no row of the mission (e.g. event {r['ID']} on "
+                      f"{r['Channel']} "
+                      f"{r['StartTime']} .. {r['EndTime']}): they lie between grid points and the benchmark's hold "
+                      "put none of their samples on the grid")

@@ -94,7 +94,8 @@ def _read_array(f: Path, chan: str) -> np.ndarray:
 # %% ../nbs/01c_telemanom.ipynb #02e8694b
 @dataclass
 class TelemanomChannel:
-    "One telemanom channel: train and test files end to end as one `Mission` on a 1 s grid; where the test part starts."
+    """One telemanom channel: train and test files end to end as one `Mission` on a 1 s grid; where the test part
+    starts."""
     name: str
     spacecraft: str
     mission: Mission         # value `channel_1`, command flags `telecommand_<j>`; labels in the test part

@@ -32,7 +32,8 @@ def _ts1(x, what: str) -> int:
 def _period_ns(period) -> int:
     "A sampling period as positive int64 nanoseconds."
     try: p = pd.Timedelta(period)
-    except (ValueError, TypeError) as e: raise DataError(f"argument period={period!r} is not a time span ({e})") from None
+    except (ValueError, TypeError) as e: raise DataError(f"argument period={period!r} is not a time span "
+                                                         f"({e})") from None
     if p <= pd.Timedelta(0): raise DataError(f"argument period={period!r} must be positive")
     return int(p.as_unit("ns").value)
 
@@ -54,13 +55,15 @@ def _grid(lo: int, hi: int, p: int) -> np.ndarray:
     return lo + p * np.arange((hi - lo) // p + 1, dtype=np.int64)
 
 def _zoh_at(t: np.ndarray, v: np.ndarray, at: np.ndarray) -> np.ndarray:
-    "Zero-order hold: value of the last raw sample at or before each `at` (the first raw value before the first sample)."
+    """Zero-order hold: value of the last raw sample at or before each `at` (the first raw value before the first
+    sample)."""
     pos = np.searchsorted(t, at, side="right") - 1
     np.maximum(pos, 0, out=pos)
     return v[pos]
 
 def _zoh_grid(t: np.ndarray, v: np.ndarray, lo: int, p: int, n: int, out: np.ndarray | None = None) -> np.ndarray:
-    "`_zoh_at` on the regular grid `lo + k*p`, k < n, in linear time: count the samples falling before each grid point."
+    """`_zoh_at` on the regular grid `lo + k*p`, k < n, in linear time: count the samples falling before each grid
+    point."""
     k = t - lo; k += p - 1; k //= p                    # index of the first grid point at or after each sample
     np.clip(k, 0, n, out=k)
     pos = np.cumsum(np.bincount(k, minlength=n + 1)[:n]) - 1
@@ -79,8 +82,8 @@ def _at(i: int, times) -> str:
     return "" if times is None else f" ({_index(np.asarray(times)[i:i+1])[0]})"
 
 def _numeric(values, where: str, times=None) -> np.ndarray:
-    """`values` as a float array; `DataError` naming `where` and the first bad entry otherwise (non-numeric, NaN or ±inf).
-    `times`: the sample times (int64 ns), to name the first bad row's timestamp too."""
+    """`values` as a float array; `DataError` naming `where` and the first bad entry otherwise (non-numeric, NaN or
+    ±inf). `times`: the sample times (int64 ns), to name the first bad row's timestamp too."""
     a = np.asarray(values)
     if a.dtype.kind not in "biuf":
         num = pd.to_numeric(pd.Series(a.ravel(), dtype=object), errors="coerce")
@@ -88,7 +91,8 @@ def _numeric(values, where: str, times=None) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad)[0]); x = a.ravel()[i]
             x = x.item() if hasattr(x, "item") else x
-            raise DataError(f"{where}: non-numeric value {x!r} at row {i}{_at(i, times)} ({int(bad.sum())} in all); expected numbers")
+            raise DataError(f"{where}: non-numeric value {x!r} at row {i}{_at(i, times)} ({int(bad.sum())} in all); "
+                            "expected numbers")
         a = num.to_numpy(dtype=np.float64)
     a = a.astype(np.float64, copy=False) if a.dtype.kind != "f" else a
     with np.errstate(invalid="ignore", over="ignore"): finite = not a.size or np.isfinite(np.add.reduce(a.ravel()))
@@ -101,27 +105,30 @@ def _numeric(values, where: str, times=None) -> np.ndarray:
         inf = np.isinf(a)
         if inf.any():
             i = int(np.flatnonzero(inf)[0])
-            raise DataError(f"{where}: {int(inf.sum())} infinite value(s) (±inf), first {a.ravel()[i]} at row {i}{_at(i, times)}; "
-                            "drop them or replace them by finite numbers before loading")
+            raise DataError(f"{where}: {int(inf.sum())} infinite value(s) (±inf), first {a.ravel()[i]} at row "
+                            f"{i}{_at(i, times)}; drop them or replace them by finite numbers before loading")
     return a
 
 _REMEDIES = {"python": ("pass sort=True", "pass dedupe=True"), "cli": ("add --sort", "add --dedupe")}
 
 def _remedies(interface: str) -> tuple:
     "How to ask for a repair in the interface in use: Python arguments or command-line flags."
-    if interface not in _REMEDIES: raise DataError(f"argument interface={interface!r}: expected one of {list(_REMEDIES)}")
+    if interface not in _REMEDIES: raise DataError(f"argument interface={interface!r}: expected one of "
+                                                   f"{list(_REMEDIES)}")
     return _REMEDIES[interface]
 
 def _check_order(t: np.ndarray, v: np.ndarray | None, where: str, sort: bool = False, dedupe: bool = False,
                  interface: str = "python", can_dedupe: bool = True):
-    """Check that `t` is strictly increasing; sort (stable) and/or drop repeats (keeping the last value) when asked. The errors
-    name the option of `interface` ('python' or 'cli') that repairs them (`can_dedupe=False`: the form has no such option)."""
+    """Check that `t` is strictly increasing; sort (stable) and/or drop repeats (keeping the last value) when asked.
+    The errors name the option of `interface` ('python' or 'cli') that repairs them (`can_dedupe=False`: the form has
+    no such option)."""
     fix_sort, fix_dup = _remedies(interface)
     d = np.diff(t)
     if (d < 0).any():
         i = int(np.flatnonzero(d < 0)[0]) + 1
         if not sort:
-            raise DataError(f"{where}: timestamps are not sorted: {int((d < 0).sum())} step(s) back in time, first at row {i} "
+            raise DataError(f"{where}: timestamps are not sorted: {int((d < 0).sum())} step(s) back in time, first at "
+                            f"row {i} "
                             f"({_index(t[i:i+1])[0]} comes after {_index(t[i-1:i])[0]}); {fix_sort} to sort them")
         order = np.argsort(t, kind="stable")
         t = t[order]; v = None if v is None else v[order]
@@ -131,7 +138,8 @@ def _check_order(t: np.ndarray, v: np.ndarray | None, where: str, sort: bool = F
         if not dedupe:
             how = (f"{fix_dup} to keep the last value reported at each timestamp" if can_dedupe
                    else "this form has no repair for repeated timestamps; remove the repeated rows")
-            raise DataError(f"{where}: {int((d == 0).sum())} duplicated timestamp(s), first {_index(t[i:i+1])[0]} at row {i}; {how}")
+            raise DataError(f"{where}: {int((d == 0).sum())} duplicated timestamp(s), first {_index(t[i:i+1])[0]} at "
+                            f"row {i}; {how}")
         last = np.r_[d != 0, True]
         t = t[last]; v = None if v is None else v[last]
     return t, v
@@ -139,11 +147,13 @@ def _check_order(t: np.ndarray, v: np.ndarray | None, where: str, sort: bool = F
 # %% ../nbs/01_zoh.ipynb #7802b22c
 ANNOTATED_CODES = (1, 2)        # label codes whose samples the hold carries onto the grid: anomaly, rare event
 
-def _annotated_fix(t: np.ndarray, annotated: np.ndarray, nominal_at, origin: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+def _annotated_fix(t: np.ndarray, annotated: np.ndarray, nominal_at, origin: int, p: int) -> tuple[np.ndarray,
+                                                                                                   np.ndarray]:
     """The benchmark's rule for annotated samples between grid points, on sorted raw times `t` (int64 ns). Bins are
-    `[origin + k*p, origin + (k+1)*p)`. For each bin that holds more than one sample, whose last sample is nominal and which holds
-    an annotated sample: (position of the bin's last annotated sample, the bin's next grid point `origin + (k+1)*p`).
-    `annotated`: sorted positions of the samples labelled anomaly or rare event; `nominal_at(pos)`: True where those carry no label."""
+    `[origin + k*p, origin + (k+1)*p)`. For each bin that holds more than one sample, whose last sample is nominal and
+    which holds an annotated sample: (position of the bin's last annotated sample, the bin's next grid point `origin +
+    (k+1)*p`). `annotated`: sorted positions of the samples labelled anomaly or rare event; `nominal_at(pos)`: True
+    where those carry no label."""
     if not len(annotated): return np.zeros(0, np.int64), np.zeros(0, np.int64)
     b = (t[annotated] - origin) // p
     last = np.r_[b[1:] != b[:-1], True]                      # the last annotated sample of each bin that has one
@@ -154,7 +164,8 @@ def _annotated_fix(t: np.ndarray, annotated: np.ndarray, nominal_at, origin: int
     return src[ok], lo[ok] + p
 
 def _apply_fix(vals: np.ndarray, lo: int, p: int, t_src: np.ndarray, v_src: np.ndarray, at: np.ndarray) -> np.ndarray:
-    "Write `v_src` onto the grid points `at` of the grid `lo + k*p` held in `vals` (points past its end are skipped); the kept mask."
+    """Write `v_src` onto the grid points `at` of the grid `lo + k*p` held in `vals` (points past its end are skipped);
+    the kept mask."""
     k = (at - lo) // p
     ok = (at >= lo) & (k < len(vals))
     vals[k[ok]] = v_src[ok]
@@ -163,10 +174,11 @@ def _apply_fix(vals: np.ndarray, lo: int, p: int, t_src: np.ndarray, v_src: np.n
 def zoh_resample(timestamps, values, period="30s", start=None, end=None, codes=None,
                  name: str | None = None, sort: bool = False, dedupe: bool = False) -> pd.Series:
     """Zero-order hold of one irregularly sampled series onto a regular grid of step `period`, as the ESA-ADB benchmark
-    does: grid from floor(first timestamp) to ceil(last timestamp) (or `start`..`end`), each point takes the last raw value
-    at or before it, points before the first sample take the first raw value. `codes`: the label code of each raw sample
-    (0 nominal, 1 anomaly, 2 rare event, 3 communication gap); with them, annotated samples that the hold would hide are
-    written onto the next grid point as the benchmark does (see below). Returns float32 values indexed by `timestamp`."""
+    does: grid from floor(first timestamp) to ceil(last timestamp) (or `start`..`end`), each point takes the last raw
+    value at or before it, points before the first sample take the first raw value. `codes`: the label code of each raw
+    sample (0 nominal, 1 anomaly, 2 rare event, 3 communication gap); with them, annotated samples that the hold would
+    hide are written onto the next grid point as the benchmark does (see below). Returns float32 values indexed by
+    `timestamp`."""
     where = f"series {name!r}" if name else "zoh_resample"
     t = _ns(timestamps)
     v = _numeric(values, where, t if len(t) == np.size(values) else None).ravel()
@@ -175,7 +187,8 @@ def zoh_resample(timestamps, values, period="30s", start=None, end=None, codes=N
     if codes is not None:
         codes = np.asarray(codes).ravel()
         if len(codes) != len(t): raise DataError(f"{where}: {len(t)} timestamps but {len(codes)} label codes")
-        if not np.isin(codes, (0, 1, 2, 3, 4)).all(): raise DataError(f"{where}: label codes must be 0-4, found {sorted(set(codes.tolist()))[:5]}")
+        if not np.isin(codes, (0, 1, 2, 3, 4)).all(): raise DataError(f"{where}: label codes must be 0-4, found "
+                                                                      f"{sorted(set(codes.tolist()))[:5]}")
     t, order = _check_order(t, np.arange(len(t)), where, sort, dedupe)
     v = v[order]
     p = _period_ns(period)
