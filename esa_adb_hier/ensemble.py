@@ -160,7 +160,8 @@ def _channel_jobs(self: HierarchicalDetector, mission, targets, tc_rows, plan_d,
             if r is not None: res[ch] = r; continue
         if data_path is not None:
             digests = {"values": digest_value(x), "labels": digest_value(y)}
-            job = (fit_channel_from_path, (str(data_path), dict(data_options or {}), ch, str(mission.start),
+            path = str(Path(data_path).resolve())                               # the same on every machine
+            job = (fit_channel_from_path, (path, dict(data_options or {}), ch, str(mission.start),
                                            str(mission.end), cats, digests, *rest), {})
         else: job = (fit_channel, (ch, x, y, *rest), {})
         todo.append((ch, key, job))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 
 import esa_adb_hier
 from .core import DataError, atomic_write
@@ -128,8 +129,6 @@ class Checkpoint:
         return out
 
 # %% ../nbs/07g_scale.ipynb #07gfa35e
-from fastcore.basics import patch
-
 @patch
 def put(self: Checkpoint, channel: str, key: str, result) -> Path:
     "Write `result` (plain data) of `channel` made from inputs `key`: data files atomically, then the manifest."
