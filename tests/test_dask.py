@@ -6,9 +6,6 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
-pytest.importorskip("distributed")
-
 from dask.distributed import Client, LocalCluster
 
 from esa_adb_hier.core import DataError
