@@ -22,7 +22,7 @@ from .nominal import NominalConfig, NominalDetector
 log = logging.getLogger("esa_adb_hier.hybrid")
 
 # %% auto #0
-__all__ = ['log', 'HybridConfig', 'labelled_events', 'split_channels', 'HybridDetector']
+__all__ = ['log', 'HybridConfig', 'labelled_events', 'split_channels', 'calibrate_held_out', 'HybridDetector']
 
 # %% ../nbs/07h_hybrid.ipynb #159a7b6a
 @dataclass
@@ -34,6 +34,7 @@ class HybridConfig(DetectorConfig):
     nominal: dict = field(default_factory=dict)     # NominalConfig keys
     min_events: int = 1                     # labelled events a channel needs in the fit range to be supervised
     nominal_on_labelled: bool = False       # the labelled channels' label-free alarms also raise the global alarm
+    held_out: float = 0.2                   # last share of the fit range the label-free thresholds are calibrated on
     categories: tuple = DEFAULT_CATEGORIES  # label categories that count as events
     seed: int = 0
     n_jobs: int = 1
@@ -50,6 +51,8 @@ class HybridConfig(DetectorConfig):
         if isinstance(self.min_events, bool) or not isinstance(self.min_events, int) or self.min_events < 1:
             bad("min_events", "an integer >= 1")
         if not isinstance(self.nominal_on_labelled, bool): bad("nominal_on_labelled", "true or false")
+        if isinstance(self.held_out, bool) or not isinstance(self.held_out, (int, float)) or not 0 <= self.held_out < 1:
+            bad("held_out", "a share in [0, 1)")
         cats = self.categories
         if isinstance(cats, str) or not cats or any(c not in CATEGORIES for c in cats):
             bad("categories", f"a list of some of {list(CATEGORIES)}")
@@ -81,7 +84,36 @@ def split_channels(mission: Mission, min_events: int = 1, categories=DEFAULT_CAT
     n = labelled_events(mission, categories)
     return natural_sort(n.index[n >= min_events]), natural_sort(n.index[n < min_events])
 
-# %% ../nbs/07h_hybrid.ipynb #1338d4db
+# %% ../nbs/07h_hybrid.ipynb #524b002c
+def _nominal_rows(mask: np.ndarray, starts, stops) -> np.ndarray:
+    "Rows `[starts, stops)` whose samples are all True in `mask` (a prefix sum)."
+    c = np.r_[0, np.cumsum(~np.asarray(mask, bool))]
+    return c[np.asarray(stops)] == c[np.asarray(starts)]
+
+def calibrate_held_out(nominal: NominalDetector, mission: Mission) -> dict:
+    """Raise the reference of each of `nominal`'s channel models to the largest deviation of `mission` (data it was
+    not fitted on) over nominal rows; returns {channel: factor} (1: the held-out data deviated no more than the
+    training rows)."""
+    from esa_adb_hier.nominal import _fallback_u, nominal_row_scores
+    cmd = mission.telecommands[nominal.telecommands_].to_numpy() if nominal.telecommands_ else None
+    factors = {}
+    for c, m in nominal.models_.items():
+        x, ok = mission.values[c].to_numpy(np.float64), mission.nominal_mask(c)
+        if bool(m["fallback"]):
+            u = _fallback_u(m, x)[ok]
+            factors[c] = f = max(1.0, float(u.max(initial=0.0)))
+            m["fallback_sd"] = np.array(float(m["fallback_sd"]) * f)
+            continue
+        f = 1.0
+        for view, key in (("features", "features_ref"), ("residual", "residual_ref")):
+            if key not in m: continue
+            u, s, e = nominal_row_scores(m, x, cmd, view, c)
+            fv = max(1.0, float(u[_nominal_rows(ok, s, e)].max(initial=0.0)))
+            m[key] = np.array(float(m[key]) * fv); f = max(f, fv)
+        factors[c] = f
+    return factors
+
+# %% ../nbs/07h_hybrid.ipynb #6bd51c89
 class HybridDetector(Detector):
     "Supervised hierarchy where labels exist, label-free detector everywhere else (the `Detector` interface)."
     name = "hybrid"
@@ -115,9 +147,13 @@ class HybridDetector(Detector):
             self.supervised_model_ = HierarchicalDetector(cfg.supervised_config(), progress).fit(
                 mission.select_channels(sup), progress=progress)
         free_fit = free + (sup if cfg.nominal_on_labelled else [])
+        self.calibration_ = {}
         if free_fit:
+            cut = int(len(mission) * (1 - cfg.held_out))
+            part = mission.iloc(0, cut) if cfg.held_out > 0 else mission
             self.nominal_model_ = NominalDetector(cfg.nominal_config(natural_sort(free_fit)), progress).fit(
-                mission, progress=progress)
+                part, progress=progress)
+            if cfg.held_out > 0: self.calibration_ = calibrate_held_out(self.nominal_model_, mission.iloc(cut, len(mission)))
         self.supervised_, self.label_free_, self.channels_ = sup, free, list(targets)
         self.train_range_ = [str(mission.start), str(mission.end)]
         self.groups_ = {g: [c for c in cs if c in targets] for g, cs in mission.groups.items()}
@@ -147,7 +183,7 @@ class HybridDetector(Detector):
         out.update({f"score_{c}": np.asarray(cols[f"score_{c}"], dtype=np.float32) for c in self.channels_})
         return pd.DataFrame(out, index=mission.index)
 
-# %% ../nbs/07h_hybrid.ipynb #4e90cdf4
+# %% ../nbs/07h_hybrid.ipynb #511d1d14
 def _save_hybrid(det: HybridDetector, path, overwrite: bool = False) -> Path:
     import tempfile
     with ModelWriter(path, overwrite, "HybridDetector.save") as w:

@@ -1,0 +1,83 @@
+"""The hybrid detector used as a script and a command-line user would: a channel without labelled events still gets
+a detector, a mission without labels is fitted in unsupervised mode, the model folder round-trips and is verified."""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from esa_adb_hier.core import DataError, Mission, natural_sort
+from esa_adb_hier.hybrid import HybridConfig, HybridDetector, split_channels
+from esa_adb_hier.synthetic import make_mission
+
+CHANNELS = ["channel_41", "channel_42", "channel_12"]
+
+
+@pytest.fixture(scope="module")
+def parts():
+    m = make_mission(days=20, seed=2, channels=CHANNELS)
+    k = int(len(m) * 0.7)
+    return m.iloc(0, k), m.iloc(k, len(m))
+
+
+def without_labels(m: Mission) -> Mission:
+    return Mission(m.values, m.telecommands, m.labels.iloc[0:0], m.channels, m.period, "no labels")
+
+
+def test_label_free_channels_get_a_detector_and_the_alarm_is_their_or(parts):
+    train, test = parts
+    det = HybridDetector(HybridConfig(min_events=4), progress=False).fit(train)
+    assert det.mode_ == "hybrid" and det.label_free_ == ["channel_12"]
+    pred = det.predict(test)
+    sup = det.supervised_model_.predict(test.select_channels(det.supervised_))
+    assert (pred["is_anomaly"].to_numpy(bool) == (sup["is_anomaly"].to_numpy(bool) | pred["channel_12"].to_numpy(bool))).all()
+    assert (pred["score"] >= sup["score"]).all()
+
+
+def test_unsupervised_mode_through_the_command_line(parts, tmp_path, capsys):
+    from esa_adb_hier.cli import main
+    from esa_adb_hier.data import write_preprocessed_csv
+    train, test = parts
+    csv = tmp_path / "no_labels.csv"
+    write_preprocessed_csv(without_labels(train), csv)
+    assert main(["fit", str(csv), "--out", str(tmp_path / "m"), "--detector", "hybrid", "--quiet"]) == 0
+    log = (tmp_path / "m" / "fit.log").read_text()
+    assert "unsupervised mode" in log
+    det = HybridDetector.load(tmp_path / "m", progress=False)
+    assert det.mode_ == "unsupervised" and det.supervised_model_ is None and det.label_free_ == natural_sort(CHANNELS)
+    capsys.readouterr()
+    # the hierarchical detector refuses the same data: it needs labels
+    assert main(["fit", str(csv), "--out", str(tmp_path / "m2"), "--quiet"]) == 2
+    assert "no labelled events" in capsys.readouterr().err
+
+
+def test_save_load_and_a_flipped_byte(parts, tmp_path):
+    train, test = parts
+    det = HybridDetector(HybridConfig(min_events=4), progress=False).fit(train)
+    det.save(tmp_path / "m")
+    back = HybridDetector.load(tmp_path / "m", progress=False)
+    pd.testing.assert_frame_equal(back.predict(test), det.predict(test))
+    f = sorted((tmp_path / "m" / "supervised").rglob("*.ubj"))[0]
+    b = bytearray(f.read_bytes()); b[len(b) // 2] ^= 1; f.write_bytes(bytes(b))
+    with pytest.raises(DataError, match="SHA-256"): HybridDetector.load(tmp_path / "m")
+
+
+def test_a_constant_label_free_channel_falls_back_with_a_warning_naming_it(parts):
+    train, test = parts
+    v = train.values.copy(); v["channel_12"] = np.float32(3.0)
+    flat = Mission(v, train.telecommands, train.labels[train.labels["Channel"] != "channel_12"], train.channels,
+                   train.period, "flat")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        det = HybridDetector("fast", progress=False).fit(flat)
+    assert det.label_free_ == ["channel_12"]
+    assert any("channel_12" in str(w.message) and "constant" in str(w.message) for w in caught), [str(w.message) for w in caught]
+    assert len(det.predict(test)) == len(test)
+
+
+def test_split_and_bad_config():
+    m = make_mission(days=10, seed=1, channels=CHANNELS)
+    sup, free = split_channels(m, min_events=1)
+    assert sorted(sup + free) == m.target_channels
+    with pytest.raises(DataError, match="min_events"): HybridConfig(min_events=0)
+    with pytest.raises(DataError, match="unknown preset"): HybridConfig.preset("paper")
