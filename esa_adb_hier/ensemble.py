@@ -289,10 +289,11 @@ def save(self: HierarchicalDetector, path, overwrite: bool = False) -> Path:
                     arrays.update({f"{tag}_{k}": a for k, a in enumerate(c["shapelets"])})
                     confs.append({"n": c["n"], "m": c["m"], "n_shapelets": len(c["shapelets"]),
                                   "train_rows": c["train_rows"], "train_positives": c["train_positives"],
-                                  "model": _save_model_dict(c["model"], w, f"{d}/{tag}")})
+                                  "model": _save_model_dict(c["model"], w, f"{d}/{tag}"),
+                                  **{k: c[k] for k in ("nominal_low", "nominal_high") if k in c}})
                 w.write_arrays(f"{d}/shapelets.npz", **arrays)
-                keep = ("stackers", "cv_precision", "columns", "positives", "rows")
-                per[key] = {"configs": confs, **{k: part[k] for k in keep}}
+                keep = ("stackers", "cv_precision", "columns", "positives", "rows", "nominal_low", "nominal_high")
+                per[key] = {"configs": confs, **{k: part[k] for k in keep if k in part}}
             w.write_json(f"channels/{ch}/model.json", per)
         for key, l3 in self.layer3_.items():
             agg = _save_model_dict(l3["aggregator"], w, f"layer3/{key}_aggregator")
@@ -325,7 +326,8 @@ def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
             shp = r.read_arrays(f"channels/{ch}/{key}/shapelets.npz", keys=names)
             confs = [{"n": c["n"], "m": c["m"], "train_rows": c["train_rows"], "train_positives": c["train_positives"],
                       "shapelets": [shp[f"n{c['n']}_m{c['m']}_{k}"] for k in range(c["n_shapelets"])],
-                      "model": _load_model_dict(c["model"], r)} for c in part["configs"]]
+                      "model": _load_model_dict(c["model"], r),
+                      **{k: c[k] for k in ("nominal_low", "nominal_high") if k in c}} for c in part["configs"]]
             det.models_[ch][key] = {**part, "configs": confs}
     det.layer3_ = {}
     for key in man["scales"]:
