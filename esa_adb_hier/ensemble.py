@@ -307,10 +307,12 @@ def save(self: HierarchicalDetector, path, overwrite: bool = False) -> Path:
                 "channel_thresholds": np.asarray(ae.channel_thresholds).tolist()})
         cvp = {key: dict(zip(self.channels_, l3["cv_precision"])) for key, l3 in self.layer3_.items()}
         timings = {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in getattr(self, "timings_", {}).items()}
-        return w.commit("hierarchical", self.config.to_dict(), self.channels_, self.groups_, self.train_range_,
+        done = w.commit("hierarchical", self.config.to_dict(), self.channels_, self.groups_, self.train_range_,
                         validation={"cv_precision": cvp}, telecommands=self.telecommands_,
                         scales=[scale_key(s) for s in self.config.scales], min_samples=self.min_samples(),
                         plan=self.plan_, cca=self.cca_, notes=self.notes_, timings=timings, autoencoder=ae is not None)
+    self.model_dir_ = str(done)
+    return done
 
 # %% ../nbs/07c_ensemble.ipynb #13d5fb2d
 def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
@@ -366,9 +368,37 @@ def load(cls: HierarchicalDetector, path, progress: bool = True, n_jobs: int | N
         det.train_range_, det.plan_, det.cca_ = man["train_range"], man.get("plan"), man.get("cca")
         det.notes_ = man.get("notes", [])
         _load_parts(det, r, man)
-        det.timings_ = man.get("timings", {})
+        det.timings_ = man.get("timings", {}); det.model_dir_ = str(r.root)
     except DataError: raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
         raise DataError(f"{r.root}: the model files do not fit together ({type(e).__name__}: {e}); "
                         "expected a directory written by HierarchicalDetector.save") from None
     return det
+
+# %% ../nbs/07c_ensemble.ipynb #07cexpl
+from .explain import explain as _explain
+
+@patch
+def explain(self: HierarchicalDetector, mission: Mission, alarms=None, **kw) -> pd.DataFrame:
+    """The evidence table of `alarms` (default: the alarms of `predict(mission)`); keywords of `explain.explain`
+    (`top_channels`, `top_features`, `telecommand_window`)."""
+    if not self.is_fitted: raise DataError("HierarchicalDetector.explain: not fitted; call fit(mission) or load(dir) first")
+    return _explain(self, mission, alarms, progress=kw.pop("progress", self.progress), **kw)
+
+# %% ../nbs/07c_ensemble.ipynb #07cfsum
+@patch
+def fit_summary(self: HierarchicalDetector) -> pd.DataFrame:
+    "Channels, seconds per stage, validation score per layer and model folder of a fitted detector, as one table."
+    if not self.is_fitted: raise DataError("HierarchicalDetector.fit_summary: not fitted; call fit(mission) or load(dir) first")
+    rows = [("model", "channels", "", len(self.channels_)), ("model", "trained on", "", " .. ".join(self.train_range_))]
+    for run, t in getattr(self, "timings_", {}).items():
+        rows += [(f"{run} seconds", stage, "", round(float(v), 3)) for stage, v in t.items()]
+    for ch in self.channels_:
+        for key, part in self.models_[ch].items():
+            rows += [("layer 2 cv_precision", ch, key, part["cv_precision"]),
+                     ("layer 2 rows / positives", ch, key, f"{part['rows']} / {part['positives']}")]
+    for key, l3 in self.layer3_.items():
+        rows += [("layer 3", "aggregator", key, l3["aggregator"]["kind"]),
+                 ("layer 3", "x_cca rows / positives", key, f"{l3['cca_rows']} / {l3['cca_positives']}")]
+    rows.append(("model", "folder", "", getattr(self, "model_dir_", None) or "not saved"))
+    return pd.DataFrame(rows, columns=["section", "name", "scale", "value"])
