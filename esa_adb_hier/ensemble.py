@@ -382,15 +382,18 @@ from .explain import explain as _explain
 def explain(self: HierarchicalDetector, mission: Mission, alarms=None, **kw) -> pd.DataFrame:
     """The evidence table of `alarms` (default: the alarms of `predict(mission)`); keywords of `explain.explain`
     (`top_channels`, `top_features`, `telecommand_window`)."""
-    if not self.is_fitted: raise DataError("HierarchicalDetector.explain: not fitted; call fit(mission) or load(dir) first")
+    if not self.is_fitted:
+        raise DataError("HierarchicalDetector.explain: not fitted; call fit(mission) or load(dir) first")
     return _explain(self, mission, alarms, progress=kw.pop("progress", self.progress), **kw)
 
 # %% ../nbs/07c_ensemble.ipynb #07cfsum
 @patch
 def fit_summary(self: HierarchicalDetector) -> pd.DataFrame:
     "Channels, seconds per stage, validation score per layer and model folder of a fitted detector, as one table."
-    if not self.is_fitted: raise DataError("HierarchicalDetector.fit_summary: not fitted; call fit(mission) or load(dir) first")
-    rows = [("model", "channels", "", len(self.channels_)), ("model", "trained on", "", " .. ".join(self.train_range_))]
+    if not self.is_fitted:
+        raise DataError("HierarchicalDetector.fit_summary: not fitted; call fit(mission) or load(dir) first")
+    rows = [("model", "channels", "", len(self.channels_)),
+            ("model", "trained on", "", " .. ".join(self.train_range_))]
     for run, t in getattr(self, "timings_", {}).items():
         rows += [(f"{run} seconds", stage, "", round(float(v), 3)) for stage, v in t.items()]
     for ch in self.channels_:

@@ -50,7 +50,8 @@ def alarm_events(pred: pd.DataFrame) -> pd.DataFrame:
 def group_coefficients(P_row, weights, groups: list, cfg: HierarchicalConfig) -> tuple[np.ndarray, np.ndarray]:
     """The group reducer at one row as a linear map: (the weighted, transformed channel scores `wf`, and the
     coefficient `a` of each channel in its group's score), so that group g's score is the sum of `a * wf` over its
-    channels (`a` = 1 for the group's strongest channel and `beta` for the others with `max_rest`, 1 with `power_sum`)."""
+    channels (`a` = 1 for the group's strongest channel and `beta` for the others with `max_rest`; 1 with
+    `power_sum`)."""
     P = np.clip(np.asarray(P_row, dtype=np.float64), 0, 1)
     F = np.minimum(P + cfg.delta * (P > 0.5), 1.0) ** cfg.gamma if cfg.reducer == "max_rest" else P ** cfg.gamma
     wf = F * np.asarray(weights, dtype=np.float64)
@@ -102,12 +103,13 @@ def channel_contributions(aggregator: dict, P_row, weights, groups: list, cfg: H
         return {"contribution": contrib, "bias": bias, "margin": margin, "method": "xgboost: TreeSHAP"}
     if k == "constant":
         v = float(np.clip(aggregator["value"], 1e-7, 1 - 1e-7))
-        return {"contribution": np.zeros(len(wf)), "bias": float(np.log(v / (1 - v))), "margin": float(np.log(v / (1 - v))),
-                "method": "constant aggregator"}
+        m = float(np.log(v / (1 - v)))
+        return {"contribution": np.zeros(len(wf)), "bias": m, "margin": m, "method": "constant aggregator"}
     if k == "max":
         P = np.clip(np.asarray(P_row, dtype=np.float64), 0, 1); contrib = np.zeros(len(P))
         if len(P): contrib[np.argmax(P)] = P.max()
-        return {"contribution": contrib, "bias": 0.0, "margin": float(contrib.sum()), "method": "max of channel scores"}
+        return {"contribution": contrib, "bias": 0.0, "margin": float(contrib.sum()),
+                "method": "max of channel scores"}
     return {"contribution": np.full(len(wf), np.nan), "bias": np.nan, "margin": np.nan,
             "method": f"{k}: no exact decomposition; channels ranked by their input"}
 
@@ -185,7 +187,8 @@ def _row_features(x: np.ndarray, s: dict, r: int, configs: list, feature_set: st
     blocks = shapelet_row_sets(xs, [c["shapelets"] for c in configs], s, len(stats), feature_set=feature_set)
     return stat_row, [b[r - q] for b in blocks]
 
-def channel_evidence(det, mission: Mission, channel: str, key: str, r: int, passed: dict, top_features: int = 5) -> dict:
+def channel_evidence(det, mission: Mission, channel: str, key: str, r: int, passed: dict,
+                     top_features: int = 5) -> dict:
     """Layers 1 and 2 of `channel` at pooled row `r` of scale `key`: each configuration's base score, the layer-2
     score, and the TreeSHAP contributions of the features of the configuration with the highest base score (names,
     values, nominal ranges). `passed` is `row_scores`' output (its row features and channel scores)."""
@@ -224,19 +227,22 @@ def channel_evidence(det, mission: Mission, channel: str, key: str, r: int, pass
 def telecommands_before(mission: Mission, start, window="1h", names: list | None = None) -> pd.DataFrame:
     """Telecommands sent in `[start - window, start]`: `name`, `time` (the last pulse), `count`; most recent first."""
     try: w = pd.Timedelta(window)
-    except (TypeError, ValueError): raise DataError(f"telecommand_window: expected a duration such as '1h', got {window!r}") from None
+    except (TypeError, ValueError):
+        raise DataError(f"telecommand_window: expected a duration such as '1h', got {window!r}") from None
     tc = mission.telecommands if names is None else mission.telecommands[list(names)]
     idx = tc.index
     lo, hi = int(idx.searchsorted(pd.Timestamp(start) - w)), int(idx.searchsorted(pd.Timestamp(start), side="right"))
     v = tc.to_numpy()[lo:hi] > 0
     count = v.sum(axis=0); sent = np.flatnonzero(count)
     last = np.array([lo + np.flatnonzero(v[:, j])[-1] for j in sent], dtype=np.int64)   # only the few sent
-    out = pd.DataFrame({"name": np.asarray(tc.columns)[sent], "time": idx[last], "count": count[sent].astype(np.int64)})
+    out = pd.DataFrame({"name": np.asarray(tc.columns)[sent], "time": idx[last],
+                        "count": count[sent].astype(np.int64)})
     return out.sort_values(["time", "name"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 # %% ../nbs/07e_explain.ipynb #07eexpl
-EVIDENCE_COLUMNS = ["alarm", "start", "end", "peak_time", "peak_score", "scale", "level", "rank", "channel", "subsystem",
-                    "group", "name", "value", "contribution", "nominal_low", "nominal_high", "time", "note"]
+EVIDENCE_COLUMNS = ["alarm", "start", "end", "peak_time", "peak_score", "scale", "level", "rank", "channel",
+                    "subsystem", "group", "name", "value", "contribution", "nominal_low", "nominal_high", "time",
+                    "note"]
 
 def _alarms_of(det, mission, alarms, progress) -> pd.DataFrame:
     if alarms is None: return alarm_events(det.predict(mission, progress=progress))
@@ -269,11 +275,13 @@ def explain(det, mission: Mission, alarms=None, top_channels: int = 3, top_featu
     if not len(events): return pd.DataFrame(columns=EVIDENCE_COLUMNS)
     passed = row_scores(det, mission, progress)
     sub = mission.subsystems; grp = {c: g for g, cs in det.groups_.items() for c in cs}
+    from tqdm import tqdm
     idx = mission.index; rows = []
-    for _, ev in events.iterrows():
+    for _, ev in tqdm(events.iterrows(), total=len(events), desc="explain alarms", disable=not progress, leave=False):
         lo = int(idx.searchsorted(pd.Timestamp(ev["start"])))
         hi = max(lo + 1, int(idx.searchsorted(pd.Timestamp(ev["end"]), side="right")))
-        if lo >= len(idx): raise DataError(f"explain: alarm {ev['alarm']} starts at {ev['start']}, after the mission's end {idx[-1]}")
+        if lo >= len(idx):
+            raise DataError(f"explain: alarm {ev['alarm']} starts at {ev['start']}, after the mission's end {idx[-1]}")
         p, key, r = _peak_row(passed, lo, min(hi, len(idx)))
         sc = passed["scales"][key]; l3 = det.layer3_[key]
         cc = channel_contributions(l3["aggregator"], sc["P"][r], l3["weights"], passed["groups"], cfg)
@@ -296,7 +304,8 @@ def explain(det, mission: Mission, alarms=None, top_channels: int = 3, top_featu
                         else "below nominal" if f["value"] < f["nominal_low"] else "within nominal")
                 rows.append({**head, **where, "level": "feature", "rank": rank_f, **f, "note": note})
             if e["top_kind"] != "xgb":
-                rows.append({**head, **where, "level": "feature", "rank": 0, "name": "", "note": "constant base model"})
+                rows.append({**head, **where, "level": "feature", "rank": 0, "name": "",
+                             "note": "constant base model"})
         tcs = telecommands_before(mission, ev["start"], telecommand_window, det.telecommands_ or [])
         for rank, t in enumerate(tcs.itertuples(), 1):
             rows.append({**head, "level": "telecommand", "rank": rank, "name": t.name, "value": float(t.count),
@@ -309,9 +318,11 @@ def write_alarms(table: pd.DataFrame, path) -> tuple:
     """Write an `explain` (or `alarm_events`) table as `alarms.csv` and `alarms.json` (a list of records, times in
     ISO 8601) in directory `path`, each atomically; returns both paths."""
     from pathlib import Path
-    if not isinstance(table, pd.DataFrame): raise DataError(f"write_alarms: expected a DataFrame, got {type(table).__name__}")
+    if not isinstance(table, pd.DataFrame):
+        raise DataError(f"write_alarms: expected a DataFrame, got {type(table).__name__}")
     d = Path(path)
-    if d.exists() and not d.is_dir(): raise DataError(f"write_alarms: {d} is a file; expected a directory for alarms.csv and alarms.json")
+    if d.exists() and not d.is_dir():
+        raise DataError(f"write_alarms: {d} is a file; expected a directory for alarms.csv and alarms.json")
     d.mkdir(parents=True, exist_ok=True)
     t = table.copy()
     for c in t.columns:
