@@ -28,7 +28,8 @@ from _common import write_result
 from esa_adb_hier.baselines import global_std_predictions
 
 HERE = Path(__file__).resolve().parent
-KEYS = ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision", "channel_F0.50", "subsystem_F0.50", "AFF_F_0.50")
+KEYS = ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision", "channel_F0.50", "subsystem_F0.50",
+        "AFF_F_0.50")
 
 
 def cli_command():
@@ -39,11 +40,13 @@ def cli_command():
 def run_demo(out: Path, days: float, seed: int) -> dict:
     "One demo run in a child process: wall time and the child's peak resident memory."
     t0 = time.perf_counter()
-    r = subprocess.run(cli_command() + ["demo", "--out", str(out), "--days", str(days), "--seed", str(seed), "--quiet"],
+    r = subprocess.run(cli_command() + ["demo", "--out", str(out), "--days", str(days), "--seed", str(seed),
+                                        "--quiet"],
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if r.returncode != 0: raise SystemExit(f"demo failed (exit {r.returncode}):\n{r.stderr[-4000:]}")
-    return {"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "stdout": r.stdout}
+    return {"wall_s": wall, "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "stdout": r.stdout}
 
 
 def main():
@@ -74,7 +77,8 @@ def main():
     walls = [r["wall_s"] for r in runs]
     result = {
         "benchmark": "demo", "command": f"esa-adb-hier demo --days {a.days} --seed {a.seed}",
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": __import__("os").cpu_count()},
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": __import__("os").cpu_count()},
         "data": rec["data"], "split": rec["split"], "repeats": a.repeats,
         "wall_s_median": statistics.median(walls), "wall_s_runs": walls,
         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
@@ -91,7 +95,8 @@ def main():
     keys = [k for k in KEYS if k in demo_metrics]
     print(f"\n{'detector':<20}" + "".join(f"{k:>20}" for k in keys))
     for name, met in rows:
-        print(f"{name:<20}" + "".join(f"{(met.get(k) if met.get(k) is not None else float('nan')):>20.3f}" for k in keys))
+        print(f"{name:<20}" + "".join(f"{(met.get(k) if met.get(k) is not None else float('nan')):>20.3f}"
+                                      for k in keys))
     print(f"\nwritten to {a.out}")
 
 

@@ -26,7 +26,8 @@ AE_SETTINGS = {"epochs": 8, "patience": 3, "max_train_windows": 5000, "max_val_w
 def run(mission, train_fraction: float, ae_view: bool) -> dict:
     cut = int(len(mission) * train_fraction)
     train, test = mission.iloc(0, cut), mission.iloc(cut, len(mission))
-    cfg = HierarchicalConfig.preset("fast").replace(use_autoencoder_view=ae_view, autoencoder=AE_SETTINGS if ae_view else {})
+    cfg = HierarchicalConfig.preset("fast").replace(use_autoencoder_view=ae_view, autoencoder=AE_SETTINGS if ae_view
+                                                    else {})
     t0 = time.perf_counter()
     det = HierarchicalDetector(cfg, progress=False).fit(train)
     t1 = time.perf_counter()
@@ -45,7 +46,8 @@ def main():
     ap.add_argument("--train-fraction", type=float, default=0.7)
     a = ap.parse_args()
     mission = make_mission(days=a.days, seed=a.seed)
-    res = {"data": f"make_mission(days={a.days}, seed={a.seed}), fit on the first {a.train_fraction:.0%}, score the rest",
+    res = {"data": f"make_mission(days={a.days}, seed={a.seed}), fit on the first {a.train_fraction:.0%}, score the "
+                   "rest",
            "preset": "fast", "autoencoder_settings": AE_SETTINGS,
            "without_view": run(mission, a.train_fraction, False), "with_view": run(mission, a.train_fraction, True),
            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

@@ -9,7 +9,8 @@
 Metrics: ESA-ADB event-wise F0.5 (timestamp version), its precision and recall, alarming precision
 (`evaluation.esa_scores`), and the challenge's sample-based F0.5 (`events.challenge_fscore`).
 
-    python benchmarks/bench_ensemble_quality.py [--part synthetic|smap|all] [--days 60] [--preset fast|paper] [--spread mean|min] [--n-jobs 2]
+    python benchmarks/bench_ensemble_quality.py [--part synthetic|smap|all] [--days 60] [--preset fast|paper]
+        [--spread mean|min] [--n-jobs 2]
 
 `--spread` chooses how row scores map to samples for the main result: the authors' mean or the minimum over covering
 rows (see the ensemble notebook); the same fitted model is also scored with the other mapping.
@@ -44,7 +45,8 @@ KEYS = ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision")
 
 # --- metrics -------------------------------------------------------------------------------------
 def scores(labels: pd.DataFrame, index: pd.DatetimeIndex, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    es = esa_scores(labels, pd.Series(np.asarray(y_pred, dtype=np.uint8), index=index), full_range=(index[0], index[-1]))
+    es = esa_scores(labels, pd.Series(np.asarray(y_pred, dtype=np.uint8), index=index), full_range=(index[0],
+        index[-1]))
     ch = challenge_fscore(y_true, y_pred)
     out = {k: float(es[k]) for k in KEYS}
     out["challenge_F0.5"] = float(ch["EW_F_0.50"]); out["alarm_share"] = float(np.mean(y_pred))
@@ -65,34 +67,44 @@ def synthetic(days: int, preset: str, n_jobs: int, seed: int = 7, spread: str = 
     cut = int(len(m) * 0.7)
     train, test = m.iloc(0, cut), m.iloc(cut, len(m))
     cfg = HierarchicalConfig.preset(preset).replace(n_jobs=n_jobs, spread=spread)
-    t0 = time.perf_counter(); det = HierarchicalDetector(cfg, progress=False).fit(train); t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter(); det = HierarchicalDetector(cfg,
+                                                         progress=False).fit(train); t_fit = time.perf_counter() - t0
     t0 = time.perf_counter(); pred = det.predict(test); t_pred = time.perf_counter() - t0
-    other = "min" if spread == "mean" else "mean"                     # the other mapping of row scores, same fitted model
-    det.config = det.config.replace(spread=other); pred_other = det.predict(test); det.config = det.config.replace(spread=spread)
-    lab = clip_labels(test.labels[test.labels["Channel"].isin(targets)], test.start, test.end)   # events on target channels
+    other = "min" if spread == "mean" else "mean"  # the other mapping of row scores, same fitted model
+    det.config = det.config.replace(spread=other); pred_other = det.predict(test)
+    det.config = det.config.replace(spread=spread)
+    # events on target channels
+    lab = clip_labels(test.labels[test.labels["Channel"].isin(targets)], test.start, test.end)
     y_true = test.is_anomaly(channels=targets).to_numpy()
     v_tr, v_te = train.values[targets].to_numpy(np.float64), test.values[targets].to_numpy(np.float64)
-    nominal = ~train.is_anomaly(categories=("Anomaly", "Rare Event", "Communication Gap"), channels=targets).to_numpy().astype(bool)
+    nominal = ~train.is_anomaly(categories=("Anomaly", "Rare Event", "Communication Gap"),
+                                channels=targets).to_numpy().astype(bool)
     res = {"ensemble": scores(lab, test.index, y_true, pred["is_anomaly"].to_numpy()),
            f"ensemble, spread {other}": scores(lab, test.index, y_true, pred_other["is_anomaly"].to_numpy()),
            "GlobalSTD5": scores(lab, test.index, y_true, global_std_flags(v_tr, nominal, v_te, 5).any(axis=1)),
            "GlobalSTD3": scores(lab, test.index, y_true, global_std_flags(v_tr, nominal, v_te, 3).any(axis=1))}
-    return {"data": f"make_mission(days={days}, seed={seed}), {len(targets)} target channels, fit first 70 % / score last 30 %",
-            "rows_fit": len(train), "rows_scored": len(test), "events_scored": int(lab["ID"].nunique()), "preset": preset, "spread": spread,
-            "fit_s": round(t_fit, 1), "predict_s": round(t_pred, 1), "timings": det.timings_, "fallbacks": len(det.notes_),
+    return {"data": f"make_mission(days={days}, seed={seed}), {len(targets)} target channels, fit first 70 % / score "
+                    "last 30 %",
+            "rows_fit": len(train), "rows_scored": len(test), "events_scored": int(lab["ID"].nunique()),
+            "preset": preset, "spread": spread,
+            "fit_s": round(t_fit, 1), "predict_s": round(t_pred, 1), "timings": det.timings_,
+            "fallbacks": len(det.notes_),
             "results": res}
 
 
 # --- 2. SMAP ---------------------------------------------------------------------------------------
 SMAP_CONFIG = dict(scales=[{"length": 30, "step": 5, "pool_window": 10, "pool_stride": 2, "shapelets": True}],
-                   shapelet_lengths=[10, 20], n_shapelets=4, n_outer=3, n_inner=2, outer_fraction=None, inner_fraction=None,
+                   shapelet_lengths=[10, 20], n_shapelets=4, n_outer=3, n_inner=2, outer_fraction=None,
+                   inner_fraction=None,
                    mining_fraction=0.15, aggregator="max", cca_fraction=0.0, widen=10, max_nominal=300,
-                   xgb={"n_estimators": 100, "max_depth": 4, "learning_rate": 0.1, "subsample": 0.9, "colsample_bytree": 0.8,
+                   xgb={"n_estimators": 100, "max_depth": 4, "learning_rate": 0.1, "subsample": 0.9,
+                        "colsample_bytree": 0.8,
                         "min_child_weight": 1.0, "scale_pos_weight": 1.0, "max_bin": 64})
 
 
 def smap_channel(chan: str) -> tuple[Mission, int, int]:
-    "One SMAP channel as a Mission (`telemanom.load_telemanom`), the fit/score cut (half the test file) and the test offset."
+    """One SMAP channel as a Mission (`telemanom.load_telemanom`), the fit/score cut (half the test file) and the test
+    offset."""
     ch = load_telemanom(SMAP, channels=[chan])[chan]
     return ch.mission, ch.split_at(0.5), ch.n_train
 
@@ -109,15 +121,20 @@ def smap(n_jobs: int, limit: int | None = None) -> dict:
     per = []
     for chan, cut_len, y_true, y_ens, ok, secs, lab_rows, v_fit, nom, v_sc in out:
         per.append({"chan": chan, "ok": ok, "secs": secs, "y_true": y_true, "labels": lab_rows,
-                    "ensemble": y_ens, "GlobalSTD5": global_std_flags(v_fit, nom, v_sc, 5).any(axis=1), "GlobalSTD3": global_std_flags(v_fit, nom, v_sc, 3).any(axis=1)})
+                    "ensemble": y_ens, "GlobalSTD5": global_std_flags(v_fit, nom, v_sc, 5).any(axis=1),
+                    "GlobalSTD3": global_std_flags(v_fit, nom, v_sc, 3).any(axis=1)})
     trained = [p for p in per if p["ok"]]
-    res = {"all channels": _smap_scores(per), "channels with training labels": _smap_scores(trained) if trained else None,
+    res = {"all channels": _smap_scores(per), "channels with training labels": _smap_scores(trained) if trained
+           else None,
            "all channels, mean over channels": _smap_channel_mean(per),
            "channels with training labels, mean over channels": _smap_channel_mean(trained) if trained else None}
-    return {"data": f"SMAP, {len(rows)} channels; fit on train + first half of test, score the second half: channels laid end "
+    return {"data": f"SMAP, {len(rows)} channels; fit on train + first half of test, score the second half: channels "
+                    "laid end "
                     "to end as one series (the ranking), then each channel alone and the mean over channels",
-            "rows_scored": int(sum(len(p["y_true"]) for p in per)), "events_scored": int(sum(len(p["labels"]) for p in per)),
-            "channels_trained": [p["chan"] for p in trained], "events_on_trained_channels": int(sum(len(p["labels"]) for p in trained)),
+            "rows_scored": int(sum(len(p["y_true"]) for p in per)), "events_scored": int(sum(len(p["labels"])
+                for p in per)),
+            "channels_trained": [p["chan"] for p in trained], "events_on_trained_channels": int(sum(len(p["labels"])
+                for p in trained)),
             "fit_predict_s_total": round(sum(p["secs"] for p in per), 1), "config": SMAP_CONFIG, "results": res}
 
 
@@ -125,13 +142,16 @@ def _smap_scores(per: list) -> dict:
     "Scores of the three methods with the scored parts of `per` laid end to end (sample indices as seconds)."
     labels, offset = [], 0
     for p in per:
-        labels += [{"ID": f"{p['chan']}_{i}", "s": offset + s, "e": offset + e} for i, (s, e) in enumerate(p["labels"])]
+        labels += [{"ID": f"{p['chan']}_{i}", "s": offset + s, "e": offset + e} for i, (s,
+                                                                                        e) in enumerate(p["labels"])]
         offset += len(p["y_true"])
     y_true = np.concatenate([p["y_true"] for p in per])
     idx = pd.date_range("2000-01-01", periods=len(y_true), freq="1s")
-    lab = pd.DataFrame({"ID": [d["ID"] for d in labels], "Channel": "channel_1", "StartTime": idx[[d["s"] for d in labels]],
+    lab = pd.DataFrame({"ID": [d["ID"] for d in labels], "Channel": "channel_1", "StartTime": idx[[d["s"]
+        for d in labels]],
                         "EndTime": idx[[d["e"] for d in labels]], "Category": "Anomaly"})
-    return {k: scores(lab, idx, y_true, np.concatenate([p[k] for p in per])) for k in ("ensemble", "GlobalSTD5", "GlobalSTD3")}
+    return {k: scores(lab, idx, y_true, np.concatenate([p[k] for p in per])) for k in ("ensemble", "GlobalSTD5",
+                                                                                       "GlobalSTD3")}
 
 
 def _smap_channel_mean(per: list) -> dict:
@@ -144,22 +164,25 @@ def _smap_one(chan: str, cfg: dict):
     m, cut, off = smap_channel(chan)
     fit, sc = m.iloc(0, cut), m.iloc(cut, len(m))
     y_true = sc.is_anomaly().to_numpy().astype(bool)
-    s, e = np.flatnonzero(np.diff(np.r_[0, y_true.view(np.int8), 0]) == 1), np.flatnonzero(np.diff(np.r_[0, y_true.view(np.int8), 0]) == -1)
+    s, e = np.flatnonzero(np.diff(np.r_[0, y_true.view(np.int8), 0]) == 1), np.flatnonzero(np.diff(np.r_[0,
+        y_true.view(np.int8), 0]) == -1)
     lab_rows = list(zip(s.tolist(), (e - 1).tolist()))
     t0 = time.perf_counter(); ok = True
     try:
         det = HierarchicalDetector(HierarchicalConfig.from_dict(cfg), progress=False).fit(fit)
         y = det.predict(sc)["is_anomaly"].to_numpy().astype(bool)
-    except DataError as err:                       # no labelled event in the fit range: the supervised model cannot learn
+    except DataError as err:  # no labelled event in the fit range: the supervised model cannot learn
         if "no labels" not in str(err): raise
         y, ok = np.zeros(len(sc), bool), False
     nom = ~fit.is_anomaly().to_numpy().astype(bool)
-    return (chan, cut, y_true, y, ok, time.perf_counter() - t0, lab_rows, fit.values.to_numpy(np.float64), nom, sc.values.to_numpy(np.float64))
+    return (chan, cut, y_true, y, ok, time.perf_counter() - t0, lab_rows, fit.values.to_numpy(np.float64), nom,
+            sc.values.to_numpy(np.float64))
 
 
 def table(name: str, res: dict) -> str:
     lines = [f"\n{name}", f"{'method':<24}" + "".join(f"{k:>20}" for k in (*KEYS, "challenge_F0.5", "alarm_share"))]
-    for meth, r in res.items(): lines.append(f"{meth:<24}" + "".join(f"{r[k]:>20.3f}" for k in (*KEYS, "challenge_F0.5", "alarm_share")))
+    for meth, r in res.items(): lines.append(f"{meth:<24}" + "".join(f"{r[k]:>20.3f}" for k in (*KEYS,
+        "challenge_F0.5", "alarm_share")))
     return "\n".join(lines)
 
 
@@ -179,12 +202,15 @@ def main():
         key = f"synthetic_{a.days}d_{a.preset}" + ("" if a.spread == "mean" else f"_spread_{a.spread}")
         out.pop("synthetic", None)
         out[key] = stamp(synthetic(a.days, a.preset, a.n_jobs, spread=a.spread), vars(a))
-        print(table(out[key]["data"] + f" (preset {a.preset}; fit {out[key]['fit_s']} s, predict {out[key]['predict_s']} s)", out[key]["results"]))
+        print(table(out[key]["data"] + f" (preset {a.preset}; fit {out[key]['fit_s']} s, predict "
+                                       f"{out[key]['predict_s']} s)", out[key]["results"]))
     if a.part in ("smap", "all"):
         out["smap"] = stamp(smap(a.n_jobs, a.smap_limit), vars(a))
         for part, r in out["smap"]["results"].items():
-            if r: print(table(f"{out['smap']['data']}: {part} ({len(out['smap']['channels_trained'])} channels have labelled events to learn from)", r))
-    out["peak_rss_mb"] = round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1)
+            if r: print(table(f"{out['smap']['data']}: {part} ({len(out['smap']['channels_trained'])} channels have "
+                              "labelled events to learn from)", r))
+    out["peak_rss_mb"] = round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1)
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     write_result(OUT, out, vars(a))
     print(f"\nwrote {OUT}")

@@ -12,7 +12,8 @@ Extrapolation: fit and predict times are fitted as a + b * rows (least squares o
 set, predict). Include `--days 5114` (Mission 1's length, 14.7 M rows) to measure the channels at full length, so that
 the 58-channel figure only scales the channel count; `full_length` in the results then reports that run directly.
 
-    python benchmarks/bench_ensemble_speed.py [--preset paper] [--days 30,120,480,5114] [--channels 2] [--n-jobs 2] [--budget-s 1800]
+    python benchmarks/bench_ensemble_speed.py [--preset paper] [--days 30,120,480,5114] [--channels 2] [--n-jobs 2]
+        [--budget-s 1800]
 
 Writes benchmarks/results/ensemble_speed.json (one entry per preset) and prints a table.
 """
@@ -34,7 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "ensemble_speed.json"
 MISSION1_ROWS, CHALLENGE_TEST_ROWS, TARGETS = 14_728_321, 521_280, 58
-CHANNELS = ["channel_41", "channel_47", "channel_12", "channel_57", "channel_61", "channel_70", "channel_17", "channel_64"]
+CHANNELS = ["channel_41", "channel_47", "channel_12", "channel_57", "channel_61", "channel_70", "channel_17",
+            "channel_64"]
 
 
 def peak_tree_rss(stop: threading.Event, out: dict, pid: int):
@@ -55,7 +57,8 @@ def one(days: int, preset: str, n_channels: int, n_jobs: int) -> dict:
     from esa_adb_hier.synthetic import make_mission
     t0 = time.perf_counter()
     from esa_adb_hier.core import mission1_targets
-    m = make_mission(days=days, seed=11, channels=CHANNELS[:n_channels] if n_channels <= len(CHANNELS) else mission1_targets()[:n_channels])
+    m = make_mission(days=days, seed=11, channels=CHANNELS[:n_channels] if n_channels <= len(CHANNELS)
+                     else mission1_targets()[:n_channels])
     t_gen = time.perf_counter() - t0
     cfg = HierarchicalConfig.preset(preset).replace(n_jobs=n_jobs)
     mem, stop = {}, threading.Event()
@@ -66,7 +69,8 @@ def one(days: int, preset: str, n_channels: int, n_jobs: int) -> dict:
     stop.set(); th.join()
     with tempfile.TemporaryDirectory() as d:
         det.save(d); size = sum(p.stat().st_size for p in Path(d).rglob("*") if p.is_file())
-    return {"days": days, "rows": len(m), "channels": n_channels, "generate_s": round(t_gen, 1), "fit_s": round(t_fit, 2),
+    return {"days": days, "rows": len(m), "channels": n_channels, "generate_s": round(t_gen, 1), "fit_s": round(t_fit,
+        2),
             "predict_s": round(t_pred, 2), "fit_stages_s": {k: round(v, 2) for k, v in det.timings_["fit"].items()},
             "predict_stages_s": {k: round(v, 2) for k, v in det.timings_["predict"].items()},
             "peak_tree_rss_mb": round(mem.get("peak_mb", 0.0), 1), "rss_before_fit_mb": round(base_mb, 1),
@@ -91,15 +95,20 @@ def extrapolate(runs: list, channels: int, n_jobs: int) -> dict:
     full = [r for r in runs if r["rows"] >= 0.99 * MISSION1_ROWS]
     direct = {} if not full else {"full_length": {
         "fit_wall_h_58ch (measured wall x 58/channels)": round(full[-1]["fit_s"] * scale / 3600, 2),
-        "fit_job_s_per_channel": {k: round(v / channels, 1) for k, v in full[-1]["fit_stages_s"].items() if k != "wall"},
-        "peak_tree_rss_gb": round(full[-1]["peak_tree_rss_mb"] / 1024, 2), "model_gb_58ch": round(full[-1]["model_mb"] * scale / 1024, 2)}}
+        "fit_job_s_per_channel": {k: round(v / channels, 1) for k, v in full[-1]["fit_stages_s"].items()
+                                  if k != "wall"},
+        "peak_tree_rss_gb": round(full[-1]["peak_tree_rss_mb"] / 1024, 2),
+                                                  "model_gb_58ch": round(full[-1]["model_mb"] * scale / 1024, 2)}}
     return {**direct, "fit_wall_h_58ch_14.7M_rows (sum of stages)": round(sum(stages.values()) / 3600, 2),
-            "fit_wall_h_58ch_14.7M_rows (fit on wall times)": round(linear_extrapolation(rows, [r["fit_s"] for r in runs], MISSION1_ROWS) * scale / 3600, 2),
+            "fit_wall_h_58ch_14.7M_rows (fit on wall times)": round(linear_extrapolation(rows, [r["fit_s"]
+                for r in runs], MISSION1_ROWS) * scale / 3600, 2),
             "fit_stage_wall_h_58ch_14.7M_rows": {k: round(v / 3600, 3) for k, v in stages.items()},
-            "predict_wall_min_58ch_challenge_test_521k_rows": round(linear_extrapolation(rows, [r["predict_s"] for r in runs], CHALLENGE_TEST_ROWS) * scale / 60, 1),
+            "predict_wall_min_58ch_challenge_test_521k_rows": round(linear_extrapolation(rows, [r["predict_s"]
+                for r in runs], CHALLENGE_TEST_ROWS) * scale / 60, 1),
             "model_gb_58ch_14.7M_rows (linear, an upper estimate: trees stop growing at max_depth)":
                 round(linear_extrapolation(rows, [r["model_mb"] for r in runs], MISSION1_ROWS) * scale / 1024, 2),
-            "method": f"least squares a + b*rows over the measured sizes; channel jobs scaled by {TARGETS}/{channels} and divided by "
+            "method": f"least squares a + b*rows over the measured sizes; channel jobs scaled by {TARGETS}/{channels} "
+                      "and divided by "
                       f"n_jobs={n_jobs} (stage seconds are summed over jobs); layer3 (main process) not scaled"}
 
 
@@ -111,7 +120,8 @@ def main():
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--budget-s", type=float, default=780.0)
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--report-only", action="store_true", help="recompute the extrapolation from the saved runs of --preset")
+    ap.add_argument("--report-only", action="store_true", help="recompute the extrapolation from the saved runs of "
+                                                               "--preset")
     ap.add_argument("--tag", default=None, help="key of this run in the results file (default: the preset)")
     a = ap.parse_args()
     if a.report_only:
@@ -124,26 +134,36 @@ def main():
     for days in [int(d) for d in a.days.split(",")]:
         left = a.budget_s - (time.perf_counter() - t_start)
         if runs:
-            guess = linear_extrapolation([r["rows"] for r in runs], [r["fit_s"] + r["predict_s"] + r["generate_s"] for r in runs], days * 2880)
-            if guess > left: skipped.append({"days": days, "predicted_s": round(guess), "left_s": round(left)}); continue
-        r = subprocess.run([sys.executable, __file__, "--one", str(days), "--preset", a.preset, "--channels", str(a.channels),
-                            "--n-jobs", str(a.n_jobs)], capture_output=True, text=True, timeout=max(60, int(left) + 120))
+            guess = linear_extrapolation([r["rows"] for r in runs], [r["fit_s"] + r["predict_s"] + r["generate_s"]
+                                                                     for r in runs], days * 2880)
+            if guess > left: skipped.append({"days": days, "predicted_s": round(guess),
+                                             "left_s": round(left)}); continue
+        r = subprocess.run([sys.executable, __file__, "--one", str(days), "--preset", a.preset, "--channels",
+                            str(a.channels),
+                            "--n-jobs", str(a.n_jobs)], capture_output=True, text=True, timeout=max(60,
+                                int(left) + 120))
         line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
         if r.returncode != 0 or not line: raise RuntimeError(f"size {days} days failed:\n{r.stderr[-3000:]}")
-        runs.append(json.loads(line[0][7:])); print(f"{days:>5} days: fit {runs[-1]['fit_s']} s, predict {runs[-1]['predict_s']} s", flush=True)
+        runs.append(json.loads(line[0][7:])); print(f"{days:>5} days: fit {runs[-1]['fit_s']} s, predict "
+                                                    f"{runs[-1]['predict_s']} s", flush=True)
     ext = extrapolate(runs, a.channels, a.n_jobs)
     from esa_adb_hier.core import mission1_targets
-    res = {"preset": a.preset, "n_jobs": a.n_jobs, "channels_measured": CHANNELS[:a.channels] if a.channels <= len(CHANNELS) else mission1_targets()[:a.channels], "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+    res = {"preset": a.preset, "n_jobs": a.n_jobs, "channels_measured": CHANNELS[:a.channels]
+           if a.channels <= len(CHANNELS) else mission1_targets()[:a.channels],
+           "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
            "loadavg_at_end": os.getloadavg()}, "runs": runs, "skipped_for_budget": skipped, "extrapolation": ext}
     all_res = read_result(OUT)
     all_res[a.tag or a.preset] = stamp(res, vars(a))
     write_result(OUT, all_res, vars(a))
     print(f"\npreset {a.preset}, {a.channels} channels, n_jobs {a.n_jobs}")
-    print(f"{'days':>5} {'rows':>9} {'fit s':>8} {'pred s':>7} {'mining':>7} {'feat':>7} {'layer1':>7} {'layer2':>7} {'layer3':>7} {'peak MB':>8} {'model MB':>9}")
+    print(f"{'days':>5} {'rows':>9} {'fit s':>8} {'pred s':>7} {'mining':>7} {'feat':>7} {'layer1':>7} {'layer2':>7} "
+          f"{'layer3':>7} {'peak MB':>8} {'model MB':>9}")
     for r in runs:
         f = r["fit_stages_s"]
-        print(f"{r['days']:>5} {r['rows']:>9} {r['fit_s']:>8} {r['predict_s']:>7} {f['mining']:>7} {f['features']:>7} {f['layer1']:>7} {f['layer2']:>7} {f['layer3']:>7} {r['peak_tree_rss_mb']:>8} {r['model_mb']:>9}")
-    for s in skipped: print(f"{s['days']:>5} days skipped: predicted {s['predicted_s']} s > {s['left_s']} s left in the budget")
+        print(f"{r['days']:>5} {r['rows']:>9} {r['fit_s']:>8} {r['predict_s']:>7} {f['mining']:>7} {f['features']:>7} "
+              f"{f['layer1']:>7} {f['layer2']:>7} {f['layer3']:>7} {r['peak_tree_rss_mb']:>8} {r['model_mb']:>9}")
+    for s in skipped: print(f"{s['days']:>5} days skipped: predicted {s['predicted_s']} s > {s['left_s']} s left in "
+                            "the budget")
     print(json.dumps(ext, indent=2)); print(f"wrote {OUT}")
 
 

@@ -8,7 +8,7 @@ Measures, each configuration in a fresh process pinned to one thread (median of 
     short series in the same run and scaled linearly to the full length (its cost is linear in the
     number of segments: one independent computation per segment);
   * that blocked processing gives exactly the one-block result on 2 M samples.
-Wall-clock and CPU (process) time are both reported: on a shared machine the CPU time of the
+Wall-clock and CPU (process) time are both reported: on a busy machine the CPU time of the
 process is the cost of the work on one core, the wall time includes waiting for the core.
 Peak memory: the peak resident set size of the measuring process (interpreter, libraries and the
 input series included) from resource.getrusage, and the peak of the memory allocated by the
@@ -71,19 +71,21 @@ def _fast_worker(conn, n, length, step, window, stride, repeats, seed):
     for _ in range(repeats):
         f, fw, fc = _timed(lambda: segment_features(x, length, step))
         p, pw, pc = _timed(lambda: pool_min_max(f, window, stride))
-        runs.append(dict(features_wall=fw, features_cpu=fc, pool_wall=pw, pool_cpu=pc, total_wall=fw + pw, total_cpu=fc + pc))
+        runs.append(dict(features_wall=fw, features_cpu=fc, pool_wall=pw, pool_cpu=pc, total_wall=fw + pw,
+                         total_cpu=fc + pc))
         shape = (f.shape, p.shape)
         del f, p
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     rss_peak = _peak_mb()
-    tracemalloc.start()                                   # one more run, traced: memory allocated by the pipeline itself
+    tracemalloc.start()  # one more run, traced: memory allocated by the pipeline itself
     p = pool_min_max(segment_features(x, length, step), window, stride)
     traced_peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
     tracemalloc.stop()
     del p
     conn.send(dict(n=n, length=length, step=step, window=window, stride=stride, repeats=repeats, median=med,
                    runs=runs, segments=shape[0][0], feature_columns=shape[0][1], pooled_rows=shape[1][0],
-                   pooled_columns=shape[1][1], peak_rss_mb=rss_peak, rss_before_mb=base_mb, traced_peak_mb=traced_peak))
+                   pooled_columns=shape[1][1], peak_rss_mb=rss_peak, rss_before_mb=base_mb,
+                   traced_peak_mb=traced_peak))
 
 
 def _naive_worker(conn, n, length, step, window, stride, repeats, seed):
@@ -98,7 +100,8 @@ def _naive_worker(conn, n, length, step, window, stride, repeats, seed):
         g, w3, c3 = _timed(lambda: segment_features(x, length, step))
         _, w4, c4 = _timed(lambda: pool_min_max(g, window, stride))
         fast.append((w3 + w4, c3 + c4))
-    conn.send(dict(n=n, segments=len(f), naive_wall=statistics.median(a for a, _ in naive), naive_cpu=statistics.median(b for _, b in naive),
+    conn.send(dict(n=n, segments=len(f), naive_wall=statistics.median(a for a, _ in naive),
+                   naive_cpu=statistics.median(b for _, b in naive),
                    fast_wall=statistics.median(a for a, _ in fast), fast_cpu=statistics.median(b for _, b in fast)))
 
 
@@ -141,12 +144,16 @@ def main(argv=None):
     for L, S, W, P in configs:
         r = run_in_process(_fast_worker, full, L, S, W, P, a.repeats, 0)
         main_runs[f"{L}/{S} pool {W}/{P}"] = r
-        print(f"  {L}/{S} pool {W}/{P}: {r['median']['total_wall']:.2f} s wall, {r['median']['total_cpu']:.2f} s cpu, peak {r['peak_rss_mb']:.0f} MB RSS, {r['traced_peak_mb']:.0f} MB traced", flush=True)
+        print(f"  {L}/{S} pool {W}/{P}: {r['median']['total_wall']:.2f} s wall, {r['median']['total_cpu']:.2f} s cpu, "
+              f"peak {r['peak_rss_mb']:.0f} MB RSS, {r['traced_peak_mb']:.0f} MB traced", flush=True)
     scaling = []
     for n in sizes:
-        r = main_runs["50/10 pool 200/20"] if n == full else run_in_process(_fast_worker, n, 50, 10, 200, 20, a.repeats, 0)
-        scaling.append(dict(n=n, wall=r["median"]["total_wall"], cpu=r["median"]["total_cpu"], peak_rss_mb=r["peak_rss_mb"], traced_peak_mb=r["traced_peak_mb"],
-                            ns_per_sample_cpu=1e9 * r["median"]["total_cpu"] / n, ns_per_sample_wall=1e9 * r["median"]["total_wall"] / n))
+        r = main_runs["50/10 pool 200/20"] if n == full else run_in_process(_fast_worker, n, 50, 10, 200, 20,
+                                                                            a.repeats, 0)
+        scaling.append(dict(n=n, wall=r["median"]["total_wall"], cpu=r["median"]["total_cpu"],
+                            peak_rss_mb=r["peak_rss_mb"], traced_peak_mb=r["traced_peak_mb"],
+                            ns_per_sample_cpu=1e9 * r["median"]["total_cpu"] / n,
+                            ns_per_sample_wall=1e9 * r["median"]["total_wall"] / n))
         print(f"  scaling n={n:>10,}: {scaling[-1]['cpu']:.2f} s cpu", flush=True)
     ns_, cpu_ = np.log([s["n"] for s in scaling]), np.log([s["cpu"] for s in scaling])
     exponent = float(np.polyfit(ns_, cpu_, 1)[0])
@@ -167,20 +174,27 @@ def main(argv=None):
                      loadavg_before=load_before, loadavg_after=os.getloadavg()),
         targets=dict(total_seconds=10.0, peak_memory_mb=3072),
         configs=main_runs, scaling=scaling, scaling_exponent_cpu=exponent,
-        naive_reference=dict(**naive, note="naive per-window float64 reference timed on the short series and scaled linearly by the number of segments"),
+        naive_reference=dict(**naive, note="naive per-window float64 reference timed on the short series and scaled "
+                                           "linearly by the number of segments"),
         identity=ident, elapsed_s=time.perf_counter() - t_start)
     rows = [("configuration", "samples", "segments", "pooled rows", "wall s", "cpu s", "peak RSS MB", "traced MB")]
     for k, r in main_runs.items():
-        rows.append((k, f"{r['n']:,}", f"{r['segments']:,}", f"{r['pooled_rows']:,}", f"{r['median']['total_wall']:.2f}", f"{r['median']['total_cpu']:.2f}", f"{r['peak_rss_mb']:.0f}", f"{r['traced_peak_mb']:.0f}"))
+        rows.append((k, f"{r['n']:,}", f"{r['segments']:,}", f"{r['pooled_rows']:,}",
+                     f"{r['median']['total_wall']:.2f}", f"{r['median']['total_cpu']:.2f}", f"{r['peak_rss_mb']:.0f}",
+                     f"{r['traced_peak_mb']:.0f}"))
     for s in scaling:
-        rows.append(("50/10 pool 200/20 (scaling)", f"{s['n']:,}", "", "", f"{s['wall']:.2f}", f"{s['cpu']:.2f}", f"{s['peak_rss_mb']:.0f}", f"{s['traced_peak_mb']:.0f}"))
-    rows.append((f"naive reference ({naive['n']:,} samples, scaled)", f"{m['n']:,}", "", "", f"{naive['scaled_to_full_wall']:.0f}", f"{naive['scaled_to_full_cpu']:.0f}", "", ""))
+        rows.append(("50/10 pool 200/20 (scaling)", f"{s['n']:,}", "", "", f"{s['wall']:.2f}", f"{s['cpu']:.2f}",
+                     f"{s['peak_rss_mb']:.0f}", f"{s['traced_peak_mb']:.0f}"))
+    rows.append((f"naive reference ({naive['n']:,} samples, scaled)", f"{m['n']:,}", "", "",
+                 f"{naive['scaled_to_full_wall']:.0f}", f"{naive['scaled_to_full_cpu']:.0f}", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for i, r in enumerate(rows):
         print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0: print("  ".join("-" * w for w in widths))
-    print(f"speed-up vs naive (cpu): {naive['ratio_full_cpu']:.0f}x at full length, {naive['ratio_same_size_cpu']:.0f}x at {naive['n']:,} samples; "
-          f"cost ~ n^{exponent:.3f}; blocked == unblocked: {ident['blocked_equals_unblocked']}; load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(f"speed-up vs naive (cpu): {naive['ratio_full_cpu']:.0f}x at full length, "
+          f"{naive['ratio_same_size_cpu']:.0f}x at {naive['n']:,} samples; "
+          f"cost ~ n^{exponent:.3f}; blocked == unblocked: {ident['blocked_equals_unblocked']}; load average "
+          f"{load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}")
     if out_path is not None:
         from _common import write_result
         write_result(out_path, result, {**vars(a), "configs": configs})

@@ -10,7 +10,8 @@ Extrapolates to Mission 1 (~775 M raw points, 14 years, 14.7 M grid rows).
     python benchmarks/bench_load.py --years 1 --runs 1
 
 Results: benchmarks/results/load.json and a table on stdout. Wall-clock and CPU seconds are both recorded (with the
-1-minute load average): on a shared machine the CPU time is the better estimate of the uncontended cost.
+1-minute load average): when other processes compete for the CPU, the CPU time is the better estimate of the
+uncontended cost.
 """
 import argparse
 import json
@@ -57,14 +58,19 @@ def write_mission(root: Path, years: float, seed: int = 0) -> int:
         t = t[t < span]
         ns = START.value + (t * 1e9).astype(np.int64) // 1_000_000 * 1_000_000   # millisecond times, as ESA-ADB
         v = np.round(np.cumsum(r.normal(size=len(t))) * 0.05, 3)             # quantised random walk
-        pd.DataFrame({c: v}, index=pd.DatetimeIndex(ns.view("M8[ns]"), name="datetime")).to_pickle(root / "channels" / f"{c}.zip", compression="zip")
+        pd.DataFrame({c: v}, index=pd.DatetimeIndex(ns.view("M8[ns]"),
+                                                    name="datetime")).to_pickle(root / "channels" / f"{c}.zip",
+                                                                                compression="zip")
         points += len(t)
     pd.DataFrame({"Telecommand": P3, "Priority": 3}).to_csv(root / "telecommands.csv", index=False)
     for c in P3:
         te = np.sort(rng.uniform(0, span, int(years * 300)))
-        pd.DataFrame({c: np.ones(len(te))}, index=pd.DatetimeIndex((START.value + (te * 1e9).astype(np.int64)).view("M8[ns]"), name="datetime")).to_pickle(root / "telecommands" / f"{c}.zip", compression="zip")
+        pd.DataFrame({c: np.ones(len(te))},
+                     index=pd.DatetimeIndex((START.value + (te * 1e9).astype(np.int64)).view("M8[ns]"),
+                                            name="datetime")).to_pickle(root / "telecommands" / f"{c}.zip",
+                                                                        compression="zip")
     rows = []
-    for k in range(int(20 * years)):                                           # events of 1 min .. 2 days on 1-12 channels
+    for k in range(int(20 * years)):  # events of 1 min .. 2 days on 1-12 channels
         s = START + pd.Timedelta(seconds=float(rng.uniform(0, span - 3 * 86400)))
         for c in rng.choice(table["Channel"][11:].to_numpy(), int(rng.integers(1, 13)), replace=False):
             rows.append((f"id_{k + 1}", c, s, s + pd.Timedelta(seconds=float(rng.uniform(60, 2 * 86400)))))
@@ -91,7 +97,8 @@ else:
     for p in sorted((root / "channels").glob("*.zip")): x = pd.read_pickle(p, compression="zip"); del x
     dt = time.perf_counter() - t; rows = cols = 0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": dt, "cpu_seconds": cpu() - c0, "peak_rss_mb": peak / 1024, "start_rss_mb": base / 1024, "rows": rows, "channels": cols}))
+print(json.dumps({"seconds": dt, "cpu_seconds": cpu() - c0, "peak_rss_mb": peak / 1024, "start_rss_mb": base / 1024,
+                  "rows": rows, "channels": cols}))
 """
 
 
@@ -124,13 +131,16 @@ def main():
                 reads.append(run_child("read", root))
                 loads.append(run_child("load", root))
             med = lambda rs, k: statistics.median(r[k] for r in rs)
-            case = {"years": years, "channels": 76, "raw_points": points, "files_mb": size / 2**20, "write_seconds": t_write,
+            case = {"years": years, "channels": 76, "raw_points": points, "files_mb": size / 2**20,
+                    "write_seconds": t_write,
                     "grid_rows": loads[0]["rows"], "runs": a.runs,
                     "load_seconds_median": med(loads, "seconds"), "load_seconds_all": [r["seconds"] for r in loads],
                     "load_cpu_seconds_median": med(loads, "cpu_seconds"),
-                    "read_only_seconds_median": med(reads, "seconds"), "read_only_cpu_seconds_median": med(reads, "cpu_seconds"),
+                    "read_only_seconds_median": med(reads, "seconds"), "read_only_cpu_seconds_median": med(reads,
+                        "cpu_seconds"),
                     "load_average_1min_median": med(loads, "load_average_1min"),
-                    "load_peak_rss_mb_median": med(loads, "peak_rss_mb"), "read_only_peak_rss_mb_median": med(reads, "peak_rss_mb"),
+                    "load_peak_rss_mb_median": med(loads, "peak_rss_mb"), "read_only_peak_rss_mb_median": med(reads,
+                        "peak_rss_mb"),
                     "interpreter_rss_mb": med(loads, "start_rss_mb")}
             case["raw_points_per_second"] = points / case["load_seconds_median"]
             case["raw_points_per_cpu_second"] = points / case["load_cpu_seconds_median"]
@@ -148,10 +158,13 @@ def main():
         c1, c2 = sorted(cases, key=lambda c: c["years"])[:2]
         slope_t = (c2["load_seconds_median"] - c1["load_seconds_median"]) / (c2["years"] - c1["years"])
         slope_m = (c2["load_peak_rss_mb_median"] - c1["load_peak_rss_mb_median"]) / (c2["years"] - c1["years"])
-        extra.update({"seconds_per_year": slope_t, "time_ratio_2x_data": c2["load_seconds_median"] / c1["load_seconds_median"],
-                      "mission1_seconds_linear_in_years": c1["load_seconds_median"] + slope_t * (MISSION1_YEARS - c1["years"]),
+        extra.update({"seconds_per_year": slope_t,
+                      "time_ratio_2x_data": c2["load_seconds_median"] / c1["load_seconds_median"],
+                      "mission1_seconds_linear_in_years":
+                          c1["load_seconds_median"] + slope_t * (MISSION1_YEARS - c1["years"]),
                       "peak_mb_per_year": slope_m,
-                      "mission1_peak_rss_mb_linear_in_years": c1["load_peak_rss_mb_median"] + slope_m * (MISSION1_YEARS - c1["years"])})
+                      "mission1_peak_rss_mb_linear_in_years":
+                          c1["load_peak_rss_mb_median"] + slope_m * (MISSION1_YEARS - c1["years"])})
     extra["mission1_values_block_mb"] = MISSION1_ROWS * 76 * 4 / 2**20
     result = {"benchmark": "load_raw_mission (read zip pickles + ZOH to 30 s + assemble float32 block)",
               "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
@@ -161,11 +174,15 @@ def main():
     from _common import write_result
     write_result(a.out, result, vars(a))
 
-    print(f"{'years':>5} {'raw points':>12} {'grid rows':>10} {'load s':>7} {'cpu s':>6} {'read-only s':>11} {'ratio':>6} {'Mpts/s':>7} {'Mpts/cpu s':>10} {'peak MB':>8} {'loadavg':>7}")
+    print(f"{'years':>5} {'raw points':>12} {'grid rows':>10} {'load s':>7} {'cpu s':>6} {'read-only s':>11} "
+          f"{'ratio':>6} {'Mpts/s':>7} {'Mpts/cpu s':>10} {'peak MB':>8} {'loadavg':>7}")
     for c in cases:
-        print(f"{c['years']:>5g} {c['raw_points']:>12,} {c['grid_rows']:>10,} {c['load_seconds_median']:>7.1f} {c['load_cpu_seconds_median']:>6.1f} "
-              f"{c['read_only_seconds_median']:>11.1f} {c['load_over_read_only']:>6.2f} {c['raw_points_per_second'] / 1e6:>7.2f} "
-              f"{c['raw_points_per_cpu_second'] / 1e6:>10.2f} {c['load_peak_rss_mb_median']:>8.0f} {c['load_average_1min_median']:>7.1f}")
+        print(f"{c['years']:>5g} {c['raw_points']:>12,} {c['grid_rows']:>10,} {c['load_seconds_median']:>7.1f} "
+              f"{c['load_cpu_seconds_median']:>6.1f} "
+              f"{c['read_only_seconds_median']:>11.1f} {c['load_over_read_only']:>6.2f} "
+              f"{c['raw_points_per_second'] / 1e6:>7.2f} "
+              f"{c['raw_points_per_cpu_second'] / 1e6:>10.2f} {c['load_peak_rss_mb_median']:>8.0f} "
+              f"{c['load_average_1min_median']:>7.1f}")
     print("Mission 1 extrapolation:", {k: round(v, 1) for k, v in extra.items()})
     print("written", a.out)
 

@@ -23,7 +23,8 @@ from esa_adb_hier.evaluation import adtqc, challenge_fscore, channel_aware_fscor
 
 
 def make_case(n: int, n_events: int, n_pred: int, n_channels: int, seed: int = 0):
-    "A 30 s grid of n samples, n_events labelled events (about 10 rows each over the channels), predictions with ~n_pred events."
+    """A 30 s grid of n samples, n_events labelled events (about 10 rows each over the channels), predictions with
+    ~n_pred events."""
     rng = np.random.default_rng(seed)
     index = pd.date_range("2000-01-01", periods=n, freq="30s", unit="ns", name="timestamp")
     channels = [f"channel_{k}" for k in range(12, 12 + n_channels)]
@@ -81,7 +82,8 @@ def main():
         "challenge_fscore (0/1 arrays)": lambda: challenge_fscore(truth, yv),
         "esa_scores (event-wise + alarming + affiliation)": lambda: esa_scores(labels, y),
         "adtqc (global)": lambda: adtqc(labels, y),
-        f"channel_aware_fscore ({args.channels} channels, + subsystems)": lambda: channel_aware_fscore(labels, per_channel, subsystems=subsystems),
+        f"channel_aware_fscore ({args.channels} channels, + subsystems)": lambda: channel_aware_fscore(labels,
+            per_channel, subsystems=subsystems),
         f"evaluate (is_anomaly + {args.channels} channels)": lambda: evaluate(labels, preds, subsystems=subsystems),
         "window_report (1000-sample windows)": lambda: window_report(yv),
     }
@@ -89,21 +91,25 @@ def main():
     ref = None
     for name, fn in runs.items():
         fn()                                            # warm-up
-        med, times, out = timed(fn, args.repeat)
+        med, times, _ = timed(fn, args.repeat)
         ref = med if ref is None else ref
-        results.append({"metric": name, "median_s": med, "runs_s": times, "ratio_to_reference": med / ref, "peak_mb": peak_mb(fn)})
+        results.append({"metric": name, "median_s": med, "runs_s": times, "ratio_to_reference": med / ref,
+                        "peak_mb": peak_mb(fn)})
     ew = esa_scores(labels, y)
     info = {"samples": args.samples, "label_rows": len(labels), "events": int(labels["ID"].nunique()),
             "predicted_events": int(((yv[1:] == 1) & (yv[:-1] == 0)).sum() + yv[0]), "channels": args.channels,
-            "repeat": args.repeat, "python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
+            "repeat": args.repeat, "python": platform.python_version(), "numpy": np.__version__,
+            "pandas": pd.__version__,
             "machine": platform.machine(), "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "EW_F_0.50_of_the_case": ew["EW_F_0.50"]}
     from _common import write_result
     write_result(args.out, {"case": info, "results": results}, vars(args))
-    print(f"{args.samples:,} samples, {info['events']} events ({info['label_rows']} label rows), {info['predicted_events']} predicted events, median of {args.repeat}")
+    print(f"{args.samples:,} samples, {info['events']} events ({info['label_rows']} label rows), "
+          f"{info['predicted_events']} predicted events, median of {args.repeat}")
     print(f"{'metric':58s} {'median s':>9s} {'x ref':>7s} {'peak MB':>8s}")
-    for r in results: print(f"{r['metric']:58s} {r['median_s']:9.3f} {r['ratio_to_reference']:7.1f} {r['peak_mb']:8.0f}")
-    print(f"max RSS {info['max_rss_mb']:.0f} MB -> {out}")
+    for r in results: print(f"{r['metric']:58s} {r['median_s']:9.3f} {r['ratio_to_reference']:7.1f} "
+                            f"{r['peak_mb']:8.0f}")
+    print(f"max RSS {info['max_rss_mb']:.0f} MB -> {args.out}")
 
 
 if __name__ == "__main__":

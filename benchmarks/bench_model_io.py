@@ -40,7 +40,8 @@ def main():
         for k in range(a.repeats):
             d = Path(tmp) / f"model_{k}"
             t0 = time.perf_counter(); det.save(d); saves.append(time.perf_counter() - t0)
-            t0 = time.perf_counter(); HierarchicalDetector.load(d, progress=False); loads.append(time.perf_counter() - t0)
+            t0 = time.perf_counter(); HierarchicalDetector.load(d,
+                                                                progress=False); loads.append(time.perf_counter() - t0)
         files = [p for p in d.rglob("*") if p.is_file()]
         size = sum(p.stat().st_size for p in files)
     res = {"package_version": esa_adb_hier.__version__, "python": platform.python_version(),

@@ -1,13 +1,12 @@
-"""Quality of the label-free nominal-behaviour detector (`esa_adb_hier.nominal`) against GlobalSTD5 / GlobalSTD3 and the
-label-free peer telemetry-anomdet 0.2.0, all computed the same way in one run.
+"""Quality of the label-free nominal-behaviour detector (`esa_adb_hier.nominal`) against GlobalSTD5 / GlobalSTD3 and
+the label-free peer telemetry-anomdet 0.2.0, all computed the same way in one run.
 
-1. NASA SMAP (../shared/data/smap, 54 channels, `telemanom.load_telemanom`): per channel, fit on the train file plus the
-   first half of the test file (nominal samples only), score the second half. The scored parts are laid end to end
-   (one second per sample) and scored as one series; the per-channel mean over channels with an event in their scored
-   part follows.
-2. A synthetic mission not used for tuning (`make_mission(days, seed=21)`): per target channel, fit on the nominal
-   samples of the first 70 %, score the last 30 %; the channels' alarms are united on the mission's grid and scored
-   against the target channels' labels.
+1. NASA SMAP (../shared/data/smap, 54 channels, `telemanom.load_telemanom`): per channel, fit on the train file plus
+the first half of the test file (nominal samples only), score the second half. The scored parts are laid end to end
+(one second per sample) and scored as one series; the per-channel mean over channels with an event in their scored part
+follows. 2. A synthetic mission not used for tuning (`make_mission(days, seed=21)`): per target channel, fit on the
+nominal samples of the first 70 %, score the last 30 %; the channels' alarms are united on the mission's grid and
+scored against the target channels' labels.
 
 Metric: ESA-ADB corrected event-wise F0.5 with its precision and recall (`evaluation.esa_scores`).
 The peer (`pip install telemetry-anomdet==0.2.0`): its `PCAAnomaly` on 50-sample windows (every 10 samples) of all
@@ -16,8 +15,8 @@ columns (value + commands), fitted on the windows of the nominal fit range only,
 its samples. Its `n_components` has no default that works (all components reconstruct exactly), so several variance
 shares are run. Skipped with a note when it is not importable.
 
-    python benchmarks/bench_nominal.py [--part smap|synthetic|all] [--ablation] [--days 60] [--seed 21] [--n-jobs 2]
-                                       [--peer-components 0.9,0.95,0.99] [--no-peer] [--smap-limit N]
+python benchmarks/bench_nominal.py [--part smap|synthetic|all] [--ablation] [--days 60] [--seed 21] [--n-jobs 2]
+[--peer-components 0.9,0.95,0.99] [--no-peer] [--smap-limit N]
 
 Writes benchmarks/results/nominal.json and prints a table.
 """
@@ -49,7 +48,7 @@ KEYS = ("EW_F_0.50", "EW_precision", "EW_recall")
 CONFIG = NominalConfig()                                         # the one configuration, for every data set
 
 
-# --- methods: each takes (x, commands, cut, nominal fit mask) and returns alarms on x[cut:] ---------------------------
+# --- methods: each takes (x, commands, cut, nominal fit mask) and returns alarms on x[cut:] --------------------------
 def ours(x, cmd, cut, nom, cfg: NominalConfig = CONFIG):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                          # constant channels: noted in the notebook
@@ -161,7 +160,8 @@ def references(peer_nc: list) -> dict:
     m = {"GlobalSTD5": (gstd, {"k": 5.0}), "GlobalSTD3": (gstd, {"k": 3.0})}
     if peer_available():
         for nc in peer_nc: m[f"telemetry-anomdet PCA (n_components={nc})"] = (peer, {"n_components": nc})
-    else: print("note: telemetry-anomdet is not importable (pip install telemetry-anomdet==0.2.0); the peer is skipped")
+    else: print("note: telemetry-anomdet is not importable (pip install telemetry-anomdet==0.2.0); "
+                "the peer is skipped")
     return m
 
 

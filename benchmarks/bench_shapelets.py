@@ -74,8 +74,10 @@ def sktime_seconds_per_segment(x, length, step, lengths, k, m, seed=0):
     rst.transform(test[:5])                                     # compile
     med, _, out = median_time(lambda: rst.transform(test), 1)
     found = len(rst.shapelets)                                  # it drops self-similar ones: scale to k shapelets
-    return med / len(test) * k / found, (f"{found} shapelets of lengths {sorted({s[1] for s in rst.shapelets})}, timed on "
-                                         f"{len(test)} segments, scaled x{k / found:.2f} to {k} shapelets, 1 feature per shapelet")
+    return med / len(test) * k / found, (f"{found} shapelets of lengths {sorted({s[1] for s in rst.shapelets})}, "
+                                         "timed on "
+                                         f"{len(test)} segments, scaled x{k / found:.2f} to {k} shapelets, 1 feature "
+                                         "per shapelet")
 
 
 def run_case(name, x, shp, length, step, runs, threads, ref_segments, sk_segments):
@@ -95,7 +97,8 @@ def run_case(name, x, shp, length, step, runs, threads, ref_segments, sk_segment
         rows[th] = dict(threads=th, seconds_median=med, seconds_all=ts, useful_macs=useful, macs_per_s=useful / med,
                         peak_macs_per_s_float32=pk32, peak_macs_per_s_float64=pk64, gemm_precision=prec,
                         fraction_of_peak=useful / med / pk, shape=list(out.shape))
-        print(f"  {name} threads={th}: {med:.2f} s ({useful / med / 1e9:.2f} GMAC/s useful, {100 * useful / med / pk:.1f} % of {prec} peak {pk / 1e9:.1f} GMAC/s)", flush=True)
+        print(f"  {name} threads={th}: {med:.2f} s ({useful / med / 1e9:.2f} GMAC/s useful, "
+              f"{100 * useful / med / pk:.1f} % of {prec} peak {pk / 1e9:.1f} GMAC/s)", flush=True)
     best = min(rows.values(), key=lambda r: r["seconds_median"])
     torch.set_num_threads(best["threads"])
     # brute force on the first ref_segments segments, scaled linearly
@@ -108,7 +111,8 @@ def run_case(name, x, shp, length, step, runs, threads, ref_segments, sk_segment
     res = dict(case=name, n_samples=n, n_segments=nseg, K=K, lengths=lens.tolist(), length=length, step=step,
                runs=runs, by_threads=list(rows.values()), best_threads=best["threads"], seconds=best["seconds_median"],
                max_abs_error_vs_reference=float(np.nanmax(np.abs(ours_small - ref))),
-               reference_seconds_scaled=ref_full, reference_note=f"brute force float64 timed on {ref_segments} segments, scaled x{nseg / ref_segments:.0f}",
+               reference_seconds_scaled=ref_full, reference_note=f"brute force float64 timed on {ref_segments} "
+                                                                 f"segments, scaled x{nseg / ref_segments:.0f}",
                speedup_vs_reference=ref_full / best["seconds_median"])
     if sk_per_seg is not None:
         res.update(sktime_seconds_scaled=sk_per_seg * nseg, sktime_note=sk_note + f", scaled to {nseg} segments",
@@ -128,12 +132,15 @@ def main(argv=None):
     x = telemetry(a.n)
     results = dict(machine=dict(platform=platform.platform(), processor=platform.processor(), cpus=os.cpu_count(),
                                 torch=torch.__version__, load_average_at_start=os.getloadavg(),
-                                gpu="none available in this run" if not torch.cuda.is_available() else torch.cuda.get_device_name()),
-                   peak_method="median of 5 torch square matmuls (float32 n=4096, float64 n=2048) at the same thread count, n^3 multiply-adds / time",
+                                gpu="none available in this run" if not torch.cuda.is_available()
+                                else torch.cuda.get_device_name()),
+                   peak_method="median of 5 torch square matmuls (float32 n=4096, float64 n=2048) at the same thread "
+                               "count, n^3 multiply-adds / time",
                    cases=[])
     print(f"channel of {a.n:,} samples; load average {os.getloadavg()}", flush=True)
     short = shapelet_bank(np.linspace(30, 40, 10).round())
-    results["cases"].append(run_case("K=10 L=30-40 segments 50/10", x, short, 50, 10, a.runs, a.threads, 20_000, 2_000))
+    results["cases"].append(run_case("K=10 L=30-40 segments 50/10", x, short, 50, 10, a.runs, a.threads, 20_000,
+                                     2_000))
     long = shapelet_bank([1900] * 5, seed=2)
     results["cases"].append(run_case("K=5 L=1900 segments 2000/400", x, long, 2000, 400, a.runs, a.threads, 40, 40))
     # mining on a 3 M-sample block with a few hundred anomalous segments
@@ -145,18 +152,21 @@ def main(argv=None):
         L = int(rng.integers(20, 60)); xm[s:s + L] += np.where(np.arange(L) < L // 2, 0.5, -0.5); y[s:s + L] = 1
     torch.set_num_threads(1)
     tm, _, (sh, info) = median_time(lambda: mine_shapelets(xm, y, k=10, return_info=True), 1)
-    results["mining"] = dict(n_samples=n, seconds=tm, threads=1, **{k: int(v) if isinstance(v, (int, np.integer)) else v for k, v in info.attrs.items()})
+    results["mining"] = dict(n_samples=n, seconds=tm, threads=1, **{k: int(v) if isinstance(v, (int, np.integer))
+                                                                    else v for k, v in info.attrs.items()})
     print(f"  mining 3 M samples: {tm:.2f} s ({info.attrs})", flush=True)
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["load_average_at_end"] = os.getloadavg()
     from _common import write_result
     write_result(a.out, results, vars(a))
-    print(f"\n{'case':32s} {'threads':>7s} {'seconds':>8s} {'GMAC/s':>7s} {'% peak':>7s} {'x brute':>8s} {'x sktime':>9s} {'max err':>8s}")
+    print(f"\n{'case':32s} {'threads':>7s} {'seconds':>8s} {'GMAC/s':>7s} {'% peak':>7s} {'x brute':>8s} "
+          f"{'x sktime':>9s} {'max err':>8s}")
     for c in results["cases"]:
         for r in c["by_threads"]:                               # ratios against each thread count's own time
             sec = r["seconds_median"]
             sk = f"{c['sktime_seconds_scaled'] / sec:9.0f}" if c.get("sktime_seconds_scaled") else f"{'n/a':>9s}"
-            print(f"{c['case']:32s} {r['threads']:7d} {sec:8.2f} {r['macs_per_s'] / 1e9:7.2f} {100 * r['fraction_of_peak']:7.1f} "
+            print(f"{c['case']:32s} {r['threads']:7d} {sec:8.2f} {r['macs_per_s'] / 1e9:7.2f} "
+                  f"{100 * r['fraction_of_peak']:7.1f} "
                   f"{c['reference_seconds_scaled'] / sec:8.0f} {sk} {c['max_abs_error_vs_reference']:8.1e}")
     print(f"peak RSS {results['peak_rss_mb']:.0f} MB -> {a.out}")
 

@@ -55,7 +55,8 @@ def _job(task: str, days: float, channels, q):
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as d:
             info = generate_raw_mission(Path(d) / "mission", days=days, seed=0, channels=channels)
             size = sum(p.stat().st_size for p in Path(d).rglob("*") if p.is_file())
-            out.update(rows=info["grid_points"], channels=info["channels"], raw_points=info["raw_points"], disk_mb=size / 2**20)
+            out.update(rows=info["grid_points"], channels=info["channels"], raw_points=info["raw_points"],
+                       disk_mb=size / 2**20)
     out.update(seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
                peak_mb=_peak_mb(), baseline_mb=base)
     out["reference_s"] = _reference_s(out["rows"] * out["channels"])
@@ -119,9 +120,12 @@ def main(argv=None):
         raw = f"{r['raw_points']:>12,}" if "raw_points" in r else f"{'-':>12}"
         rate = f"{r['raw_points_per_s']:>11,.0f}" if "raw_points" in r else f"{'-':>11}"
         print(f"{r['task']:9} {r['days']:>5} {r['channels']:>4} {r['rows']:>11,} {raw} "
-              f"{r['seconds']:>10.1f} {r['cpu_seconds']:>7.1f} {r['ratio_to_reference']:>6.1f} {r['peak_mb']:>8.0f} {rate}")
-    print(f"Mission 1 ({FULL_DAYS} days x {N_CHANNELS} channels): ~{full['raw_points_from_1_year'] / 1e6:,.0f} M raw points; "
-          f"generate_raw_mission ~{full['seconds_from_1_year'] / 60:.0f} min wall / {full['cpu_seconds_from_1_year'] / 60:.0f} min CPU "
+              f"{r['seconds']:>10.1f} {r['cpu_seconds']:>7.1f} {r['ratio_to_reference']:>6.1f} {r['peak_mb']:>8.0f} "
+              f"{rate}")
+    print(f"Mission 1 ({FULL_DAYS} days x {N_CHANNELS} channels): ~{full['raw_points_from_1_year'] / 1e6:,.0f} M raw "
+          "points; "
+          f"generate_raw_mission ~{full['seconds_from_1_year'] / 60:.0f} min wall / "
+          f"{full['cpu_seconds_from_1_year'] / 60:.0f} min CPU "
           f"(from 1 year), ~{full['seconds_from_one_full_channel'] / 60:.0f} min wall / "
           f"{full['cpu_seconds_from_one_full_channel'] / 60:.0f} min CPU (from one full channel x 76); "
           f"peak memory ~{full['peak_mb_one_full_channel']:,.0f} MB (one full channel); "

@@ -28,7 +28,8 @@ def global_std_flags(fit_values, nominal, test_values, k: float = 5.0) -> np.nda
     x = np.where(nom, fit, np.nan)
     empty = np.isnan(x).all(axis=0)
     if empty.any():
-        raise DataError(f"global_std_flags: channel(s) {np.flatnonzero(empty).tolist()} have no nominal training point")
+        raise DataError(f"global_std_flags: channel(s) {np.flatnonzero(empty).tolist()} "
+                        "have no nominal training point")
     mu, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
     flags = np.nan_to_num(np.abs(test - mu), nan=0.0) > k * sd
     return flags[:, 0] if one else flags

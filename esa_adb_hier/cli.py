@@ -534,7 +534,8 @@ def _scored_events(test) -> str:
     cats = test.labels.groupby("ID")["Category"].first() if len(test.labels) else pd.Series(dtype=str)
     scored = int(cats.isin(["Anomaly", "Rare Event"]).sum())
     rest = len(cats) - scored
-    return f"{scored} events scored" + (f"; {rest} communication gap(s) held out are not scored, as in ESA-ADB" if rest else "")
+    text = f"{scored} event{'s' if scored != 1 else ''} scored"
+    return text + (f"; {rest} communication gap(s) held out are not scored, as in ESA-ADB" if rest else "")
 
 def demo_summary(run: RunRecord, m, train, test, table) -> str:
     "The text the demo prints at the end."

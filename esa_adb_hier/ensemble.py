@@ -139,7 +139,8 @@ def _fit(self: HierarchicalDetector, mission: Mission, progress: bool):
     cfg = self.config
     t_start = time.perf_counter()
     targets = self._check_fit_input(mission)
-    log.info("fit %s (%d rows, %d target channels) with config %s", mission.name, len(mission), len(targets), cfg.to_json())
+    log.info("fit %s (%d rows, %d target channels)", mission.name, len(mission), len(targets))
+    log.debug("config: %s", cfg.to_json())
     n = len(mission)
     plan, cca = self._plan(n)
     plan_d = [{"n": c.n, "m": c.m, "stack": list(c.stack), "mine": list(c.mine), "base": list(c.base)} for c in plan.configs]
@@ -183,7 +184,7 @@ def _fit(self: HierarchicalDetector, mission: Mission, progress: bool):
     self.notes_ = notes
     self.timings_ = {"fit": {**timings, "wall": time.perf_counter() - t_start}}
     if notes: log.info("%d model(s) used a fallback where their training rows held too little to learn from, as expected on "
-                       "short ranges and channels with few events (see the ensemble chapter); e.g. %s (all in detector.notes_)",
+                       "short ranges and channels with few events (see the per-channel job, 07b_ensemble_channel); e.g. %s (all in detector.notes_)",
                        len(notes), notes[0])
     log.info("fit timings (s): %s", json.dumps({k: round(v, 2) for k, v in self.timings_["fit"].items()}))
 

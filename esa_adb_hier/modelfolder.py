@@ -35,7 +35,8 @@ RECORD_FILES = ("fit.run.json", "fit.log")   # the run record of `esa-adb-hier f
 # %% ../nbs/00b_modelfolder.ipynb #6ad5e48a
 def check_relpath(rel, where: str = MANIFEST) -> str:
     "`rel` if it is a clean relative POSIX path of an artifact, else a `DataError` naming `where`."
-    if not isinstance(rel, str) or not rel: raise DataError(f"{where}: artifact path {rel!r} is not a non-empty string")
+    if not isinstance(rel,
+                      str) or not rel: raise DataError(f"{where}: artifact path {rel!r} is not a non-empty string")
     parts = rel.split("/")
     if ("\\" in rel or "\x00" in rel or PurePosixPath(rel).is_absolute() or PureWindowsPath(rel).is_absolute()
             or PureWindowsPath(rel).drive or any(p in ("", ".", "..") for p in parts)):
@@ -219,7 +220,8 @@ class ModelWriter:
 
     def commit(self, detector: str, config: dict, channels, groups, train_range, validation: dict | None = None,
                **extra) -> Path:
-        "Write the manifest (common keys, the detector's `extra` keys, the artifact list, the checksum) and swap it in."
+        """Write the manifest (common keys, the detector's `extra` keys, the artifact list, the checksum) and swap it
+        in."""
         clash = sorted(set(extra) & set(_RESERVED))
         if clash: raise ValueError(f"ModelWriter.commit: keys {clash} are set by the writer")
         man = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": esa_adb_hier.__version__,

@@ -17,5 +17,6 @@ def repo() -> Path:
 def shared() -> Path:
     "The reference material (SMAP data, golden metric outputs) that CI checks out beside the repository."
     if not SHARED.exists():
-        raise FileNotFoundError(f"{SHARED} not found: these tests need the reference material checked out beside the repository")
+        raise FileNotFoundError(f"{SHARED} not found: these tests need the reference material checked out beside the "
+                                "repository")
     return SHARED

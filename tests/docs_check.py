@@ -45,7 +45,8 @@ def render(notebook: Path, out: Path, exporter=None) -> Path:
     import nbformat
     from nbconvert import HTMLExporter
     exporter = exporter or HTMLExporter(embed_images=True)
-    try: body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources={"metadata": {"path": str(notebook.parent)}})
+    try: body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4),
+                                               resources={"metadata": {"path": str(notebook.parent)}})
     except Exception as e: raise RuntimeError(f"{notebook.name}: nbconvert failed: {type(e).__name__}: {e}") from None
     html = out / f"{notebook.stem}.html"
     html.write_text(body, encoding="utf-8")
@@ -67,7 +68,8 @@ def check_page(notebook: Path, html: Path, rendered: set, ids: dict) -> list:
     page = _Page(); page.feed(html.read_text(encoding="utf-8"))
     for src in page.images:
         if src.startswith("data:"): continue
-        if not src or urlparse(src).scheme: problems.append(f"{notebook.name}: image {src[:80]!r} is not embedded"); continue
+        if not src or urlparse(src).scheme:
+            problems.append(f"{notebook.name}: image {src[:80]!r} is not embedded"); continue
         if not _exists(src, html, rendered): problems.append(f"{notebook.name}: image {src!r} not found")
     for href in page.links:
         u = urlparse(href)
@@ -99,13 +101,15 @@ def main(argv=None) -> int:
     ap.add_argument("notebooks", nargs="*", help="notebooks to check (default: every notebook of nbs/)")
     ap.add_argument("--out", help="folder for the HTML pages (default: a temporary folder)")
     a = ap.parse_args(argv)
-    nbs = [Path(n).resolve() for n in a.notebooks] or sorted(p for p in NBS.glob("*.ipynb") if not p.name.startswith("_"))
+    nbs = [Path(n).resolve() for n in a.notebooks] or sorted(p for p in NBS.glob("*.ipynb")
+                                                             if not p.name.startswith("_"))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(a.out) if a.out else Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         problems = check(nbs, out)
         for line in problems: print(line)
-        print(f"docs check: {len(nbs)} pages rendered, {len(problems)} problem(s)" + (f"; pages in {out}" if a.out else ""))
+        print(f"docs check: {len(nbs)} pages rendered, {len(problems)} problem(s)" + (f"; pages in {out}" if a.out
+                                                                                      else ""))
     return 1 if problems else 0
 
 

@@ -5,6 +5,7 @@ predict in a fresh process from the saved model directory, evaluate; every bad i
 and one line naming the thing at fault.
 """
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -217,6 +218,7 @@ def test_demo_writes_everything(tmp_path):
                  "demo.run.json", "demo.log", "model/manifest.json", "mission/labels.csv"):
         assert (out / name).exists(), name
     assert str(out / "metrics.json") in r.stdout and "EW_F_0.50" in r.stdout
+    assert re.search(r"scored on \S+ \.\. \S+ \(\d+ events? scored", r.stdout), r.stdout
     met = read_json(out / "metrics.json")["metrics"]
     assert 0 <= met["EW_F_0.50"] <= 1
     rec = read_json(out / "demo.run.json")
@@ -305,3 +307,28 @@ def test_a_killed_fit_leaves_no_worker_behind(data, tmp_path, sig):
 def HierarchicalDetector_load(path):
     from esa_adb_hier.ensemble import HierarchicalDetector
     return HierarchicalDetector.load(path, progress=False)
+
+
+def test_fit_logs_the_config_only_at_debug_level(data, tmp_path, capsys):
+    "The config (about 100 lines) is in the run record; the log shows it only with --debug; fallbacks take one line."
+    from esa_adb_hier.cli import main
+    args = ["fit", data["csv"], "--end", SPLIT, "--channels", "41-42", "--preset", "fast"]
+    assert main([str(a) for a in args + ["--out", tmp_path / "m1"]]) == 0
+    err = capsys.readouterr().err
+    log = (tmp_path / "m1" / "fit.log").read_text()
+    assert "n_outer" not in err and "n_outer" not in log, err[-2000:]
+    assert read_json(tmp_path / "m1" / "fit.run.json")["config"]["n_outer"] == 3
+    fallback = [ln for ln in log.splitlines() if "fallback" in ln]
+    assert len(fallback) == 1 and "as expected on short ranges" in fallback[0] and "07b_ensemble_channel" in fallback[0]
+    assert main([str(a) for a in args + ["--out", tmp_path / "m2", "--debug"]]) == 0
+    capsys.readouterr()
+    assert '"n_outer": 3' in (tmp_path / "m2" / "fit.log").read_text()
+
+
+def test_the_demo_summary_says_which_events_are_scored():
+    from types import SimpleNamespace
+    from esa_adb_hier.cli import _scored_events
+    labels = pd.DataFrame({"ID": [1, 1, 2, 3], "Category": ["Anomaly", "Anomaly", "Communication Gap", "Rare Event"]})
+    assert _scored_events(SimpleNamespace(labels=labels)) == (
+        "2 events scored; 1 communication gap(s) held out are not scored, as in ESA-ADB")
+    assert _scored_events(SimpleNamespace(labels=labels.iloc[:2])) == "1 event scored"

@@ -488,7 +488,7 @@ def test_trust_pickles_reads_with_pandas(tmp_path, raw76):
 
 
 def test_every_pickle_of_the_synthetic_writers_loads(tmp_path):
-    from esa_adb_hier.data import _read_pickle
+    from esa_adb_hier.raw import _read_pickle
     from esa_adb_hier.synthetic import generate_raw_mission, make_mission, write_raw_mission
     write_raw_mission(make_mission(days=3, seed=2, channels=["channel_12", "channel_41", "channel_5"]), tmp_path / "w")
     generate_raw_mission(tmp_path / "g", days=3, seed=2, channels=["channel_13", "channel_60", "channel_7"])
@@ -520,7 +520,7 @@ pd.to_pickle(idx, "telecommand_3.zip", **kw)
 
 
 def test_pickles_of_pandas_2_load():
-    from esa_adb_hier.data import _read_channel, _read_telecommand
+    from esa_adb_hier.raw import _read_channel, _read_telecommand
     times = pd.DatetimeIndex(["2000-01-01 00:00:07", "2000-01-01 00:00:51", "2000-01-01 00:01:40", "2000-01-01 00:02:13"]).as_unit("ns").asi8
     expect = {"channel_1": [0.5, 1.5, -2.0, 3.25], "channel_2": [1, 2, 3, 4], "channel_3": [1, 2, 3, 4], "channel_4": [1, 2.5, 3, 4],
               "channel_5": [1, 2, 3, 4]}

@@ -9,15 +9,18 @@ import docs_check  # noqa: E402
 
 
 def _notebook(path, cells):
-    nb = {"cells": [{"cell_type": "markdown", "id": f"c{i}", "metadata": {}, "source": s} for i, s in enumerate(cells)],
+    nb = {"cells": [{"cell_type": "markdown", "id": f"c{i}", "metadata": {}, "source": s} for i,
+                    s in enumerate(cells)],
           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     path.write_text(json.dumps(nb))
     return path
 
 
 def test_check_reports_broken_links_images_and_titles(tmp_path):
-    good = _notebook(tmp_path / "good.ipynb", ["# Good\n", "## A heading\n", "[up](#a-heading) [site](https://example.org)"])
-    bad = _notebook(tmp_path / "bad.ipynb", ["no title", "[x](missing.ipynb) [y](good.ipynb#nowhere) ![p](nothere.png)"])
+    good = _notebook(tmp_path / "good.ipynb", ["# Good\n", "## A heading\n",
+                                               "[up](#a-heading) [site](https://example.org)"])
+    bad = _notebook(tmp_path / "bad.ipynb", ["no title",
+                                             "[x](missing.ipynb) [y](good.ipynb#nowhere) ![p](nothere.png)"])
     problems = docs_check.check([good, bad], tmp_path)
     text = "\n".join(problems)
     assert "bad.ipynb: the first cell is not a '# Title' heading" in text

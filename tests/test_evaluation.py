@@ -16,13 +16,15 @@ from esa_adb_hier.events import challenge_fscore as events_challenge_fscore
 GOLDEN = Path(__file__).parent / "golden"
 FILES = ["esa_scores_public.json", "channel_aware_public.json", "adtqc_public.json", "challenge_public.json"]
 CASES = [(f, c) for f in FILES for c in json.loads((GOLDEN / f).read_text())["cases"]]
-OK_CASES = [pytest.param(c, id=f"{f.split('_public')[0]}:{c['name']}") for f, c in CASES if "error" not in c["expected"]]
+OK_CASES = [pytest.param(c, id=f"{f.split('_public')[0]}:{c['name']}") for f, c in CASES
+            if "error" not in c["expected"]]
 ERR_CASES = [pytest.param(c, id=f"{f.split('_public')[0]}:{c['name']}") for f, c in CASES if "error" in c["expected"]]
 
 
 def test_golden_files_complete():
     counts = {f: json.loads((GOLDEN / f).read_text())["n_cases"] for f in FILES}
-    assert counts == {"esa_scores_public.json": 106, "channel_aware_public.json": 100, "adtqc_public.json": 198, "challenge_public.json": 58}
+    assert counts == {"esa_scores_public.json": 106, "channel_aware_public.json": 100, "adtqc_public.json": 198,
+                      "challenge_public.json": 58}
     assert len(CASES) == 462 and len(OK_CASES) + len(ERR_CASES) == 462
 
 
@@ -40,7 +42,8 @@ def test_golden_error_policy(case):
     else:                              # a defect of the reference (empty max): defined values instead
         assert err == "ValueError"
         got = run_golden_case(case)
-        assert (got["EW_precision"], got["EW_recall"], got["EW_F_0.50"], got["alarming_precision"]) == (0.0, 0.0, 0.0, 0.0)
+        assert (got["EW_precision"], got["EW_recall"], got["EW_F_0.50"], got["alarming_precision"]) == (0.0, 0.0, 0.0,
+            0.0)
         y = case["y_pred"]
         if not case["labels"]:
             assert math.isnan(got["AFF_precision"]) and math.isnan(got["AFF_F_0.50"])
@@ -79,7 +82,8 @@ Y = pd.Series(np.r_[0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0].astype(np.uint8), ind
 YC = pd.DataFrame({"ch1": Y.to_numpy(), "ch2": 0}, index=T)
 
 
-@pytest.mark.parametrize("fn", [lambda lab: esa_scores(lab, Y), lambda lab: channel_aware_fscore(lab, YC), lambda lab: adtqc(lab, YC)])
+@pytest.mark.parametrize("fn", [lambda lab: esa_scores(lab, Y), lambda lab: channel_aware_fscore(lab, YC),
+                                lambda lab: adtqc(lab, YC)])
 def test_labels_missing_columns(fn):
     with pytest.raises(DataError, match=r"missing column\(s\) \['EndTime'\]"):
         fn(LABELS.drop(columns="EndTime"))
@@ -154,7 +158,8 @@ def test_missing_prediction_channel_for_adtqc():
 
 
 def test_select_labels_none_means_every_label_default_means_anomalies_and_rare_events():
-    lab = pd.concat([LABELS, pd.DataFrame({"ID": ["id_3"], "Channel": ["ch1"], "StartTime": [str(T[10])], "EndTime": [str(T[10])],
+    lab = pd.concat([LABELS, pd.DataFrame({"ID": ["id_3"], "Channel": ["ch1"], "StartTime": [str(T[10])],
+                                           "EndTime": [str(T[10])],
                                            "Category": ["Communication Gap"]})])
     y = Y.copy(); y.iloc[10] = 1
     assert esa_scores(lab, y)["EW_recall"] == 1.0                      # the gap is not scored: 2 of 2 events found
@@ -175,16 +180,19 @@ def test_defined_values_where_the_reference_fails():
 # ---------------------------------------------------------------- evaluate
 def test_evaluate_predictions_frame():
     lab = LABELS.assign(Channel=LABELS["Channel"].map({"ch1": "channel_12", "ch2": "channel_13"}))
-    pred = pd.DataFrame({"is_anomaly": Y.to_numpy(), "score": np.float32(0.3), "channel_12": Y.to_numpy(), "channel_13": 0,
+    pred = pd.DataFrame({"is_anomaly": Y.to_numpy(), "score": np.float32(0.3), "channel_12": Y.to_numpy(),
+                         "channel_13": 0,
                          "score_channel_12": np.float32(0.1), "score_channel_13": np.float32(0.1)}, index=T)
     table = evaluate(lab, pred, subsystems={"channel_12": "subsystem_1", "channel_13": "subsystem_2"})
     assert table.columns.tolist() == ["metric", "value"]
     m = table.set_index("metric")["value"]
     assert m["EW_F_0.50"] == esa_scores(lab, pred["is_anomaly"])["EW_F_0.50"]
     assert m["channel_recall"] == channel_aware_fscore(lab, pred[["channel_12", "channel_13"]])["channel_recall"]
-    assert {"subsystem_F0.50", "ADTQC_Total", "ADTQC_channels_Total", "challenge_EW_F_0.50", "AFF_F_0.50"} <= set(m.index)
+    assert {"subsystem_F0.50", "ADTQC_Total", "ADTQC_channels_Total", "challenge_EW_F_0.50",
+            "AFF_F_0.50"} <= set(m.index)
     # the same frame as the CLI writes it: timestamp as a column
-    t2 = evaluate(lab, pred.reset_index(names="timestamp"), subsystems={"channel_12": "subsystem_1", "channel_13": "subsystem_2"})
+    t2 = evaluate(lab, pred.reset_index(names="timestamp"), subsystems={"channel_12": "subsystem_1",
+                                                                        "channel_13": "subsystem_2"})
     pd.testing.assert_frame_equal(table, t2)
     # truth for the challenge score: the selected labels of the predicted channels on the grid
     truth = np.zeros(13, np.uint8); truth[2:6] = 1; truth[7:9] = 1

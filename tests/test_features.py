@@ -55,7 +55,8 @@ def test_one_ulp_steps_at_large_offset():
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
-@given(n=st.integers(0, 3000), length=st.integers(2, 120), step=st.integers(1, 40), block=st.integers(1, 5000), seed=st.integers(0, 100))
+@given(n=st.integers(0, 3000), length=st.integers(2, 120), step=st.integers(1, 40), block=st.integers(1, 5000),
+       seed=st.integers(0, 100))
 def test_blocks_do_not_change_a_bit(n, length, step, block, seed):
     x = telemetry(n, seed, 1e4, np.float32, nan_at=(n // 3,))
     a = segment_features(x, length, step, block_size=block)
@@ -105,14 +106,16 @@ def test_pooling_empty_and_short():
 
 
 def test_pooled_sample_ranges_cover_every_sample():
-    for n, (L, S, W, P) in [(14_700, (50, 10, 200, 20)), (20_345, (1000, 200, 10, 1)), (9_999, (2000, 400, 5, 1)), (60, (50, 10, 200, 20))]:
+    for n, (L, S, W, P) in [(14_700, (50, 10, 200, 20)), (20_345, (1000, 200, 10, 1)), (9_999, (2000, 400, 5, 1)), (60,
+        (50, 10, 200, 20))]:
         s, e = pooled_sample_ranges(n, L, S, W, P)
         last = (n_segments(n, L, S) - 1) * S + L
         assert s[0] == 0 and e.max() == last and (s[1:] <= e[:-1]).all()
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(n=st.integers(1, 3000), rows=st.integers(0, 200), maxlen=st.integers(1, 2100), seed=st.integers(0, 100), how=st.sampled_from(["mean", "max"]))
+@given(n=st.integers(1, 3000), rows=st.integers(0, 200), maxlen=st.integers(1, 2100), seed=st.integers(0, 100),
+       how=st.sampled_from(["mean", "max"]))
 def test_spread_matches_loop(n, rows, maxlen, seed, how):
     rng = np.random.default_rng(seed)
     s = rng.integers(0, n, rows); e = np.minimum(s + rng.integers(0, maxlen + 1, rows), n)

@@ -62,7 +62,8 @@ def forge(d: Path, rel: str, data: bytes):
 def test_manifest_lists_every_artifact_with_its_digest(saved, models):
     man = read_json(saved / "manifest.json")
     assert man["format"] == "esa_adb_hier.model" and man["format_version"] == FORMAT_VERSION == 2
-    assert {"package_version", "detector", "config", "channels", "groups", "train_range", "validation", "files", "checksum"} <= set(man)
+    assert {"package_version", "detector", "config", "channels", "groups", "train_range", "validation", "files",
+            "checksum"} <= set(man)
     assert set(man["validation"]["cv_precision"]["s50"]) == set(CHANNELS[:2])
     on_disk = sorted(p.relative_to(saved).as_posix() for p in saved.rglob("*") if p.is_file())
     assert on_disk == sorted([*man["files"], "manifest.json"])
@@ -84,16 +85,20 @@ def test_missing_truncated_unlisted_edited_and_future_models_are_refused(models,
     cases = []
     d = old.save(tmp_path / "missing"); rel = sorted(read_json(d / "manifest.json")["files"])[3]
     (d / rel).unlink(); cases.append((d, f"{rel}: missing"))
-    d = old.save(tmp_path / "short"); (d / rel).write_bytes((d / rel).read_bytes()[:-1]); cases.append((d, f"{rel}: .* truncated"))
+    d = old.save(tmp_path / "short"); (d / rel).write_bytes((d / rel).read_bytes()[:-1]); cases.append((d,
+        f"{rel}: .* truncated"))
     d = old.save(tmp_path / "extra"); (d / "channels" / "channel_99.ubj").write_bytes(b"x")
     cases.append((d, "channel_99.ubj: not listed"))
     d = old.save(tmp_path / "edited"); man = read_json(d / "manifest.json"); man["config"]["threshold"] = 0.1
     (d / "manifest.json").write_text(json.dumps(man)); cases.append((d, "edited or damaged"))
     for v, text in ((FORMAT_VERSION + 1, "upgrade esa_adb_hier"), (1, "fit the model again")):
         d = old.save(tmp_path / f"v{v}"); man = read_json(d / "manifest.json"); man["format_version"] = v
-        man["checksum"] = manifest_checksum(man); (d / "manifest.json").write_text(json.dumps(man)); cases.append((d, text))
-    d = old.save(tmp_path / "escape"); man = read_json(d / "manifest.json"); man["files"]["../outside.ubj"] = man["files"][rel]
-    man["checksum"] = manifest_checksum(man); (d / "manifest.json").write_text(json.dumps(man)); cases.append((d, "'../outside.ubj'"))
+        man["checksum"] = manifest_checksum(man); (d / "manifest.json").write_text(json.dumps(man)); cases.append((d,
+            text))
+    d = old.save(tmp_path / "escape"); man = read_json(d / "manifest.json")
+    man["files"]["../outside.ubj"] = man["files"][rel]
+    man["checksum"] = manifest_checksum(man); (d / "manifest.json").write_text(json.dumps(man)); cases.append((d,
+        "'../outside.ubj'"))
     for d, text in cases:
         with pytest.raises(DataError, match=text): HierarchicalDetector.load(d)
     from esa_adb_hier.autoencoder import AEDetector
@@ -108,7 +113,8 @@ def test_library_failures_become_data_errors_naming_the_file(models, tmp_path):
     ubj = next(r for r in files if r.endswith(".ubj")); forge(d, ubj, b"{broken")
     broken = HierarchicalDetector.load(d, progress=False)                       # boosters are parsed when first used
     with pytest.raises(DataError, match=f"{ubj}: not a readable XGBoost model"): broken.predict(models[2])
-    d = old.save(tmp_path / "b"); npz = next(r for r in files if r.endswith("shapelets.npz")); forge(d, npz, b"PK\x03\x04junk")
+    d = old.save(tmp_path / "b"); npz = next(r for r in files if r.endswith("shapelets.npz")); forge(d, npz,
+        b"PK\x03\x04junk")
     with pytest.raises(DataError, match=f"{npz}: not a readable .npz"): HierarchicalDetector.load(d)
     d = old.save(tmp_path / "c"); js = next(r for r in files if r.endswith("model.json")); forge(d, js, b"\xff\xfe")
     with pytest.raises(DataError, match=f"{js}: not valid UTF-8 JSON"): HierarchicalDetector.load(d)
@@ -183,13 +189,15 @@ def test_a_save_killed_outright_leaves_a_marked_staging_directory_that_the_next_
 
 
 def test_fit_takes_a_mission_and_from_arrays_builds_one():
-    with pytest.raises(DataError, match=r"takes one Mission that holds the labels, got 2 arguments .*from arrays with Mission\.from_arrays"):
+    with pytest.raises(DataError, match=r"takes one Mission that holds the labels, got 2 arguments "
+                                         r".*from arrays with Mission\.from_arrays"):
         HierarchicalDetector(tiny()).fit(np.zeros((100, 2)), np.zeros(100))
     rng = np.random.default_rng(0)
     n = 8 * 2880
     x = rng.normal(size=(n, 2)).astype(np.float32); y = np.zeros((n, 2), np.uint8)
     for s in range(1500, n - 400, 2500): x[s:s + 200, 0] += 6; y[s:s + 200, 0] = 1
     m = Mission.from_arrays(x, y)
-    assert m.target_channels == ["channel_1", "channel_2"] and m.labels["ID"].nunique() == len(range(1500, n - 400, 2500))
+    assert m.target_channels == ["channel_1", "channel_2"] and m.labels["ID"].nunique() == len(range(1500, n - 400,
+        2500))
     det = HierarchicalDetector(tiny(), progress=False).fit(m)
     assert det.channels_ == ["channel_1", "channel_2"] and len(det.predict(m)) == n

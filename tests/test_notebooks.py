@@ -48,7 +48,8 @@ def test_library_in_sync_with_notebooks(tmp_path):
     assert r.returncode == 0, r.stderr
     lib, new = REPO / "esa_adb_hier", proj / "esa_adb_hier"
     names = sorted({p.name for p in lib.glob("*.py")} | {p.name for p in new.glob("*.py")})
-    differ = [n for n in names if not ((lib / n).exists() and (new / n).exists() and filecmp.cmp(lib / n, new / n, shallow=False))]
+    differ = [n for n in names if not ((lib / n).exists() and (new / n).exists() and filecmp.cmp(lib / n, new / n,
+        shallow=False))]
     assert not differ, f"library out of sync with notebooks (run nbdev_export): {differ}"
 
 
@@ -64,4 +65,5 @@ def test_readme_in_sync_with_index(tmp_path):
     r = _run(["jupyter", "nbconvert", "--log-level=WARN", "--to", "markdown", str(NBS / "index.ipynb"),
               "--output-dir", str(tmp_path), "--output", "README"], REPO)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "README.md").read_text() == (REPO / "README.md").read_text(), "README.md out of date: run `make readme`"
+    assert (tmp_path / "README.md").read_text() == (REPO / "README.md").read_text(), \
+        "README.md out of date: run `make readme`"

@@ -19,7 +19,8 @@ def chromium() -> str:
 def screenshot(page, png, size=(1200, 2400)) -> str:
     "Render `page` with headless Chromium into `png`; returns Chromium's log."
     r = subprocess.run([chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        f"--window-size={size[0]},{size[1]}", f"--screenshot={png}", "--enable-logging=stderr", "--v=0",
+                        f"--window-size={size[0]},{size[1]}", f"--screenshot={png}", "--enable-logging=stderr",
+                        "--v=0",
                         page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and png.exists(), r.stderr[-2000:]
     return r.stderr

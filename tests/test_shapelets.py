@@ -10,7 +10,8 @@ from esa_adb_hier.core import DataError
 from esa_adb_hier.shapelets import dirichlet_shapelets, mine_shapelets, shapelet_transform
 from esa_adb_hier.testing import _reference_transform
 
-torch.set_num_threads(1)   # test files run side by side (pytest-xdist): one intra-op thread each avoids oversubscription
+# test files run side by side (pytest-xdist): one intra-op thread each avoids oversubscription
+torch.set_num_threads(1)
 
 
 def znorm(s):
@@ -30,7 +31,8 @@ def signals(n=2500, seed=0):
     steps = np.repeat(rng.standard_normal(n // 50 + 1) * 1e4, 50)[:n] + 0.01 * base   # big level jumps, quiet plateaus
     const = np.where((np.arange(n) // 150) % 3 == 0, -2.5, base)
     const[[3, 999, 1000, n - 1]] = [np.nan, np.inf, np.nan, np.nan]
-    quant = np.round(1e6 + 3 * np.sin(np.arange(n) / 40) + 0.2 * base, 1).astype(np.float32)  # offset, quantised float32
+    # offset, quantised float32
+    quant = np.round(1e6 + 3 * np.sin(np.arange(n) / 40) + 0.2 * base, 1).astype(np.float32)
     return {"random": base, "walk+offset": walk, "steps": steps, "constant+nan": const, "float32 1e6": quant}
 
 

@@ -30,7 +30,8 @@ def _same_mission(a, b):
     np.testing.assert_array_equal(a.values.to_numpy(), b.values.to_numpy())
     assert list(a.telecommands.columns) == list(b.telecommands.columns)
     np.testing.assert_array_equal(a.telecommands.to_numpy(), b.telecommands.to_numpy())
-    pd.testing.assert_frame_equal(a.labels[LABEL_COLS].reset_index(drop=True), b.labels[LABEL_COLS].reset_index(drop=True),
+    pd.testing.assert_frame_equal(a.labels[LABEL_COLS].reset_index(drop=True),
+                                  b.labels[LABEL_COLS].reset_index(drop=True),
                                   check_dtype=False)
 
 
