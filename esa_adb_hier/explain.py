@@ -232,7 +232,7 @@ def telecommands_before(mission: Mission, start, window="1h", names: list | None
     tc = mission.telecommands if names is None else mission.telecommands[list(names)]
     idx = tc.index
     lo, hi = int(idx.searchsorted(pd.Timestamp(start) - w)), int(idx.searchsorted(pd.Timestamp(start), side="right"))
-    v = tc.to_numpy()[lo:hi] > 0
+    v = tc.iloc[lo:hi].to_numpy() > 0
     count = v.sum(axis=0); sent = np.flatnonzero(count)
     last = np.array([lo + np.flatnonzero(v[:, j])[-1] for j in sent], dtype=np.int64)   # only the few sent
     out = pd.DataFrame({"name": np.asarray(tc.columns)[sent], "time": idx[last],
