@@ -10,14 +10,13 @@ checksum. Results go to benchmarks/results/model_io.json and a table is printed.
 import argparse
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 import esa_adb_hier
-from esa_adb_hier.core import write_json
 from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
 from esa_adb_hier.synthetic import make_mission
 
@@ -49,8 +48,9 @@ def main():
            "fit_s": round(fit_s, 2), "files": len(files), "bytes": int(size), "repeats": a.repeats,
            "save_s": round(statistics.median(saves), 4), "load_s": round(statistics.median(loads), 4),
            "save_all_s": [round(x, 4) for x in saves], "load_all_s": [round(x, 4) for x in loads]}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    write_json(res, a.out)
+    sys.path.insert(0, str(HERE))
+    from _common import write_result
+    write_result(a.out, res, config=vars(a))
     print(f"{len(files)} files, {size / 2**20:.1f} MiB; save {res['save_s']:.3f} s, load {res['load_s']:.3f} s "
           f"(median of {a.repeats}); fit {fit_s:.1f} s")
 

@@ -25,16 +25,16 @@ import pandas as pd
 
 import esa_adb_hier
 from . import modelfolder
-from .core import DataError, atomic_write, natural_sort, read_json, write_json
+from .core import DataError, atomic_write, check_writable, natural_sort, read_json, write_json
 
 # %% auto #0
-__all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'DEMO_DAYS', 'DEMO_TRAIN_FRACTION', 'DEMO_CHANNELS',
-           'EXAMPLES', 'parse_time', 'check_range', 'parse_channels', 'detectors', 'detector_class', 'config_from_dict',
-           'build_config', 'load_data', 'check_trainable', 'read_manifest', 'check_channels', 'check_length',
-           'predictions_table', 'write_parquet', 'read_predictions', 'load_labels', 'RunRecord', 'describe_data',
-           'fit_detector', 'load_detector', 'predict_mission', 'write_report', 'clip_labels', 'score_predictions',
-           'metrics_dict', 'format_metrics', 'save_figure', 'cmd_fit', 'cmd_predict', 'cmd_evaluate', 'cmd_demo',
-           'busiest_channels', 'demo_summary', 'build_parser', 'main']
+__all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'MODEL_BYTES_PER_CHANNEL', 'DEMO_DAYS', 'DEMO_TRAIN_FRACTION',
+           'DEMO_CHANNELS', 'EXAMPLES', 'parse_time', 'check_range', 'parse_channels', 'detectors', 'detector_class',
+           'config_from_dict', 'build_config', 'load_data', 'check_trainable', 'read_manifest', 'check_channels',
+           'check_length', 'predictions_table', 'write_parquet', 'read_predictions', 'load_labels', 'RunRecord',
+           'describe_data', 'fit_detector', 'load_detector', 'predict_mission', 'write_report', 'clip_labels',
+           'score_predictions', 'metrics_dict', 'format_metrics', 'save_figure', 'model_bytes', 'cmd_fit',
+           'cmd_predict', 'cmd_evaluate', 'cmd_demo', 'busiest_channels', 'demo_summary', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #0e9c8e6e
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
@@ -417,6 +417,12 @@ def _load_flags(args) -> dict:
     "The data-loading flags of a command line, as `load_data` arguments."
     return dict(sort=args.sort, dedupe=args.dedupe, trust_pickles=args.trust_pickles)
 
+MODEL_BYTES_PER_CHANNEL = 48 << 20   # one channel's share of a paper-preset model fitted on 14 years (42 MiB measured)
+
+def model_bytes(n_channels: int, n_rows: int) -> int:
+    "A generous estimate of a model folder's size: linear in channels and rows, Mission 1's length as the unit."
+    return int(n_channels * MODEL_BYTES_PER_CHANNEL * min(1.0, n_rows / 14_700_000)) + (1 << 20)
+
 def cmd_fit(args, argv) -> int:
     "`esa-adb-hier fit DATA --out MODEL_DIR ...`"
     start, end = parse_time(args.start, "--start"), parse_time(args.end, "--end"); check_range(start, end)
@@ -430,6 +436,7 @@ def cmd_fit(args, argv) -> int:
         with run.stage("load data"): m = load_data(args.data, start, end, channels, progress=not args.quiet, **_load_flags(args))
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
         check_trainable(m, f"DATA {args.data}")
+        modelfolder.check_target(out, args.overwrite, "--out", model_bytes(len(m.target_channels), len(m)))
         fit_detector(m, args.detector, config, out, run, progress=not args.quiet, overwrite=args.overwrite)
     print(f"model ({args.detector}) written to {out}  [{run.info['wall_s']:.1f} s; record {run.record_path}]")
     return EXIT_OK
@@ -440,6 +447,8 @@ def cmd_predict(args, argv) -> int:
     read_manifest(args.model_dir)
     out = Path(args.out)
     if out.is_dir(): raise DataError(f"--out {out}: is a directory; expected a file name such as predictions.parquet")
+    for flag, p in (("--out", out), ("--report", args.report), ("--submission", args.submission)):
+        if p is not None: check_writable(p, 0, flag)                # before loading the model and the data
     with RunRecord("predict", argv, out.parent, out.stem, args.quiet, args.debug) as run:
         man, det = load_detector(args.model_dir, run, not args.quiet, args.n_jobs)
         with run.stage("load data"): m = load_data(args.data, start, end, progress=not args.quiet, **_load_flags(args))

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ __all__ = ['CATEGORIES', 'DEFAULT_CATEGORIES', 'LABEL_COLUMNS', 'CHANNEL_COLUMNS
            'name_number', 'interval_bounds', 'intervals_to_mask', 'mask_to_runs', 'parse_timestamps',
            'validate_channels', 'validate_labels', 'empty_labels', 'mission1_channels', 'mission1_labels',
            'mission1_targets', 'Mission', 'mission_from_arrays', 'atomic_write', 'write_json', 'read_json',
-           'save_arrays', 'load_arrays', 'child_seed']
+           'save_arrays', 'load_arrays', 'check_writable', 'child_seed']
 
 # %% ../nbs/00_core.ipynb #f56ff910
 class DataError(ValueError):
@@ -426,6 +427,23 @@ def load_arrays(path) -> dict:
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: file not found")
     with np.load(path, allow_pickle=False) as z: return {k: z[k] for k in z.files}
+
+# %% ../nbs/00_core.ipynb #cw0code1
+def check_writable(path, need_bytes: int = 0, where: str = "output") -> Path:
+    """`path` as a `Path` if a file or folder can be written there and `need_bytes` fit on its disk; else a
+    `DataError` naming `where`, the folder and what is wrong."""
+    path = Path(path)
+    parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not parent.is_dir(): raise DataError(f"{where} {path}: {parent} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=parent); os.close(fd); os.unlink(probe)
+    except OSError as e:
+        raise DataError(f"{where} {path}: cannot write in {parent} ({e.strerror or e}); choose another place") from None
+    free = shutil.disk_usage(parent).free
+    if need_bytes > free:
+        raise DataError(f"{where} {path}: needs about {need_bytes / 2**20:,.0f} MiB but only {free / 2**20:,.0f} MiB "
+                        f"are free on the disk of {parent}; free some space or choose another place")
+    return path
 
 # %% ../nbs/00_core.ipynb #3b732297
 def child_seed(seed: int, *keys) -> int:

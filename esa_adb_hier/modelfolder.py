@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 
 import esa_adb_hier
-from .core import DataError, _json_default, atomic_write
+from .core import DataError, _json_default, atomic_write, check_writable
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'MANIFEST', 'RECORD_FILES', 'check_relpath', 'artifact_path', 'digest',
@@ -122,8 +122,9 @@ def read_manifest(root, detector: str | None = None) -> dict:
 # %% ../nbs/00b_modelfolder.ipynb #99bbd9ba
 _STAGED = re.compile(r"\.(.+)\.(saving|old)-(\d+)-[0-9a-f]+")
 
-def check_target(target, overwrite: bool = False, where: str = "save") -> Path:
-    "`target` as a `Path` if a model may be written there, else a `DataError` (call it before hours of fitting)."
+def check_target(target, overwrite: bool = False, where: str = "save", need_bytes: int = 0) -> Path:
+    """`target` as a `Path` if a model may be written there (and `need_bytes` fit on its disk), else a `DataError`
+    (call it before hours of fitting)."""
     t = Path(target)
     if t.exists() and not t.is_dir(): raise DataError(f"{where} {t}: exists and is not a directory")
     if t.is_dir() and any(t.iterdir()):
@@ -133,6 +134,7 @@ def check_target(target, overwrite: bool = False, where: str = "save") -> Path:
         if not overwrite:
             raise DataError(f"{where} {t}: a model directory already exists; pass overwrite=True "
                             "(--overwrite on the command line) to replace it")
+    check_writable(t, need_bytes, where)
     return t
 
 def _write_file(path: Path, data: bytes):

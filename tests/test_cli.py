@@ -171,6 +171,10 @@ def bad_cases(data, raw_model, tmp_path):
     (tmp_path / "bad_value.json").write_text(json.dumps({"gamma": -1}))
     return [  # (arguments, text the one-line message must contain)
         (["fit", d / "notes.txt", "--out", tmp_path / "m1"], "unknown data form"),
+        (["fit", data["csv"], "--out", "/proc/no_such_dir/model"], "--out /proc/no_such_dir/model: cannot write in /proc"),
+        (["predict", raw_model, data["csv"], "--out", "/proc/no_such_dir/p.parquet"], "cannot write in /proc"),
+        (["predict", raw_model, data["csv"], "--out", tmp_path / "p.parquet", "--report", "/proc/x/r.csv"],
+         "--report /proc/x/r.csv: cannot write in /proc"),
         (["fit", d / "empty", "--out", tmp_path / "m2"], "channels"),
         (["fit", d / "nothing_here", "--out", tmp_path / "m3"], "nothing_here"),
         (["fit", data["test"], "--out", tmp_path / "m4", "--preset", "fast"], "label"),
