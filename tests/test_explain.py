@@ -99,3 +99,29 @@ def test_old_model_folder_without_ranges(mission, tmp_path):
     new = explain(det, mission, pred)
     cols = ["alarm", "level", "rank", "channel", "name", "value", "contribution"]
     pd.testing.assert_frame_equal(table[cols], new[cols])
+
+
+@pytest.mark.parametrize("changes", [
+    {"use_autoencoder_view": True, "autoencoder": {"epochs": 2, "hidden": 8, "latent": 4, "max_train_windows": 1000}},
+    {"feature_set": "authors"}])
+def test_feature_names_fit_the_base_models(changes):
+    "Every base-model feature has its name and its range, with the autoencoder view and with the authors' features."
+    from esa_adb_hier.explain import channel_evidence, feature_names
+    m = make_mission(days=12, seed=1, channels=["channel_41", "channel_42", "channel_47"])
+    fast = HierarchicalConfig.preset("fast")
+    cfg = fast.replace(xgb={**fast.xgb, "n_estimators": 20}, **changes)
+    det = HierarchicalDetector(cfg, progress=False).fit(m.iloc(0, 9 * 2880))
+    passed = row_scores(det, m)
+    checked = 0
+    for ch in det.channels_:
+        part = det.models_[ch]["s50"]
+        e = channel_evidence(det, m, ch, "s50", 400, passed)
+        assert abs(e["layer2"] - e["expected"]) < 1e-6
+        for c in part["configs"]:
+            if c["model"]["kind"] != "xgb": continue
+            names = feature_names(part["columns"], det.telecommands_, ch, len(c["shapelets"]), ch in passed["extra"],
+                                  cfg.feature_set)
+            assert len(names) == c["model"]["n_features"] == len(part["nominal_low"]) + len(c["nominal_low"])
+            checked += 1
+    assert checked
+    assert (ch in passed["extra"]) == bool(changes.get("use_autoencoder_view"))
