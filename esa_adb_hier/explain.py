@@ -306,7 +306,7 @@ def explain(det, mission: Mission, alarms=None, top_channels: int = 3, top_featu
             if e["top_kind"] != "xgb":
                 rows.append({**head, **where, "level": "feature", "rank": 0, "name": "",
                              "note": "constant base model"})
-        tcs = telecommands_before(mission, ev["start"], telecommand_window, det.telecommands_ or [])
+        tcs = telecommands_before(mission, ev["start"], telecommand_window)       # all of the mission's
         for rank, t in enumerate(tcs.itertuples(), 1):
             rows.append({**head, "level": "telecommand", "rank": rank, "name": t.name, "value": float(t.count),
                          "time": t.time})
