@@ -90,3 +90,20 @@ def test_report_shows_the_evidence_of_each_alarm(tmp_path, explained):
         assert "nominal range" in panel and "Telecommands just before" in panel
         feat = ev[(ev.alarm == a) & (ev.level == "feature")]["name"].iloc[0]
         assert feat in panel, f"alarm {a}: feature {feat} missing"
+
+
+def test_report_takes_the_evidence_from_alarms_csv(tmp_path, explained):
+    "`report` can read the evidence `predict` wrote next to the predictions (alarms.csv) instead of recomputing it."
+    from esa_adb_hier.explain import write_alarms
+    m, pred, ev = explained
+    csv, _ = write_alarms(ev, tmp_path)
+    back = pd.read_csv(csv)
+    a = write_report(pred, m, tmp_path / "a.html", evidence=ev, max_panels=2).read_text()
+    b = write_report(pred, m, tmp_path / "b.html", evidence=back, max_panels=2).read_text()
+    cut = lambda t: t[t.index('class="evidence"'):]                                    # the header holds the time
+    assert b.count('class="evidence"') == 2 and "<h3>Channels</h3>" in b
+    for al in alarm_table(pred, m).sort_values("peak_score", ascending=False, kind="stable")["alarm"].head(2):
+        top = ev[(ev.alarm == al) & (ev.level == "channel") & (ev["rank"] == 1)]["channel"].item()
+        panel = cut(b[b.index(f'id="alarm-{al}"'):])
+        assert top in panel[:panel.index("</table>")], f"alarm {al}: top channel {top} not first in its evidence"
+    assert cut(a).count("<tr>") == cut(b).count("<tr>")
