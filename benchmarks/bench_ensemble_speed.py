@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _common import read_result, stamp, write_result  # noqa: E402
 OUT = ROOT / "benchmarks" / "results" / "ensemble_speed.json"
 MISSION1_ROWS, CHALLENGE_TEST_ROWS, TARGETS = 14_728_321, 521_280, 58
 CHANNELS = ["channel_41", "channel_47", "channel_12", "channel_57", "channel_61", "channel_70", "channel_17",

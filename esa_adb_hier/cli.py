@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import platform
+import shutil
 import signal
 import sys
 import threading
@@ -30,11 +31,12 @@ from .core import DataError, atomic_write, check_writable, natural_sort, read_js
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'MODEL_BYTES_PER_CHANNEL', 'DEMO_DAYS', 'DEMO_TRAIN_FRACTION',
            'DEMO_CHANNELS', 'EXAMPLES', 'parse_time', 'check_range', 'parse_channels', 'detectors', 'detector_class',
-           'config_from_dict', 'build_config', 'load_data', 'check_trainable', 'read_manifest', 'check_channels',
-           'check_length', 'predictions_table', 'write_parquet', 'read_predictions', 'load_labels', 'RunRecord',
-           'describe_data', 'fit_detector', 'load_detector', 'predict_mission', 'write_report', 'clip_labels',
-           'score_predictions', 'metrics_dict', 'format_metrics', 'save_figure', 'model_bytes', 'cmd_fit',
-           'cmd_predict', 'cmd_evaluate', 'cmd_demo', 'busiest_channels', 'demo_summary', 'build_parser', 'main']
+           'config_from_dict', 'build_config', 'reader_options', 'load_data', 'check_trainable', 'read_manifest',
+           'check_channels', 'check_length', 'predictions_table', 'write_parquet', 'read_predictions', 'load_labels',
+           'RunRecord', 'describe_data', 'checkpoint_dir', 'fit_detector', 'load_detector', 'predict_mission',
+           'write_report', 'clip_labels', 'score_predictions', 'metrics_dict', 'format_metrics', 'save_figure',
+           'model_bytes', 'cmd_fit', 'cmd_predict', 'cmd_evaluate', 'cmd_demo', 'busiest_channels', 'demo_summary',
+           'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #0e9c8e6e
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
@@ -72,13 +74,14 @@ def parse_channels(tokens) -> list | None:
     return natural_sort(dict.fromkeys(out))
 
 # %% ../nbs/09_cli.ipynb #485ba91c
-DETECTORS = ("hierarchical", "autoencoder")      # the registry's names, in the order `--detector` lists them
+DETECTORS = ("hierarchical", "hybrid", "autoencoder")   # the registry's names, in the order `--detector` lists them
 
 def detectors() -> dict:
     "The registry `{name: detector class}` (imported when first needed, so that `--help` stays fast)."
     from esa_adb_hier.autoencoder import AEDetector
     from esa_adb_hier.ensemble import HierarchicalDetector
-    return {cls.name: cls for cls in (HierarchicalDetector, AEDetector)}
+    from esa_adb_hier.hybrid import HybridDetector
+    return {cls.name: cls for cls in (HierarchicalDetector, HybridDetector, AEDetector)}
 
 def detector_class(name: str) -> type:
     "The detector class registered as `name`."
@@ -112,20 +115,29 @@ def build_config(detector: str, preset: str | None = "fast", config_path=None, s
     return config_from_dict(cls, d, where)
 
 # %% ../nbs/09_cli.ipynb #9e2ccf27
+def reader_options(path, start=None, end=None, channels=None, progress: bool = True, sort: bool = False,
+                   dedupe: bool = False, trust_pickles: bool = False) -> dict:
+    """The keywords `data.load_mission(path, **kw)` gets for the command line's flags (checked); Dask workers read
+    their channel with the same keywords."""
+    path = Path(path)
+    if not path.exists(): raise DataError(f"DATA {path}: no such file or directory")
+    # only the raw reader streams files (progress bar) and can read just a range and some channels
+    kw = {"progress": progress, "start": start, "end": end, "channels": channels} if path.is_dir() else {}
+    if dedupe and not path.is_dir() and path.suffix.lower() in (".parquet", ".pq"):
+        raise DataError(f"--dedupe: DATA {path} is a challenge parquet, whose rows are identified by id; "
+                        "remove repeated rows instead")
+    if trust_pickles and not path.is_dir():
+        log.warning("--trust-pickles: DATA %s is not a raw directory; it holds no pickles", path)
+    kw.update(sort=sort, interface="cli", trust_pickles=trust_pickles, **({"dedupe": True} if dedupe else {}))
+    return {k: v for k, v in kw.items() if v is not None}
+
 def load_data(path, start=None, end=None, channels=None, progress: bool = True, sort: bool = False, dedupe: bool = False,
               trust_pickles: bool = False):
     """The mission at `path` (any form `data.load_mission` reads) cut to `[start, end)` and `channels`; `sort`, `dedupe` and
     `trust_pickles` are the `--sort`, `--dedupe` and `--trust-pickles` flags (the readers' errors name those flags)."""
     from esa_adb_hier.data import load_mission
     path = Path(path)
-    if not path.exists(): raise DataError(f"DATA {path}: no such file or directory")
-    # only the raw reader streams files (progress bar) and can read just a range and some channels
-    kw = {"progress": progress, "start": start, "end": end, "channels": channels} if path.is_dir() else {}
-    if dedupe and not path.is_dir() and path.suffix.lower() in (".parquet", ".pq"):
-        raise DataError(f"--dedupe: DATA {path} is a challenge parquet, whose rows are identified by id; remove repeated rows instead")
-    if trust_pickles and not path.is_dir(): log.warning("--trust-pickles: DATA %s is not a raw directory; it holds no pickles", path)
-    kw.update(sort=sort, interface="cli", **({"dedupe": True} if dedupe else {}))
-    m = load_mission(path, trust_pickles=trust_pickles, **{k: v for k, v in kw.items() if v is not None})
+    m = load_mission(path, **reader_options(path, start, end, channels, progress, sort, dedupe, trust_pickles))
     if start is not None or end is not None:
         if (start is not None and start > m.end) or (end is not None and end <= m.start):
             raise DataError(f"--start/--end [{start}, {end}) lies outside the data {path} ({m.start} .. {m.end})")
@@ -320,13 +332,41 @@ def describe_data(mission, path) -> dict:
             "telecommands": len(mission.telecommand_names), "events": int(mission.labels["ID"].nunique()),
             "challenge_ids": mission.ids is not None}
 
-def fit_detector(mission, detector: str, config, out, run: RunRecord, progress: bool = True, overwrite: bool = False):
-    "Fit `detector` with `config` on `mission`, save it to `out` (replacing a model there only with `overwrite`)."
+def checkpoint_dir(out) -> Path:
+    "Where `fit` keeps the finished channel jobs of a model being fitted into `out` (removed once it is saved)."
+    out = Path(out)
+    return out.parent / f"{out.name}.checkpoint"
+
+def fit_detector(mission, detector: str, config, out, run: RunRecord, progress: bool = True, overwrite: bool = False,
+                 resume: bool = False, scheduler=None, data_path=None, data_options=None):
+    """Fit `detector` with `config` on `mission`, save it to `out` (replacing a model there only with `overwrite`).
+    A detector that can checkpoint keeps its finished channel jobs in `checkpoint_dir(out)` while it fits: `resume`
+    reuses them (after a kill or Ctrl-C), otherwise the fit starts afresh. `scheduler`: a Dask scheduler address;
+    the workers read their channels from `data_path` with the reader keywords `data_options`."""
     cls = detector_class(detector)
     modelfolder.check_target(out, overwrite, "--out")
+    keys, runtime = cls.fit_keywords(), {}
+    if "checkpoint" in keys:
+        ckpt = checkpoint_dir(out)
+        if ckpt.exists() and not resume:
+            log.info("removing %s from an earlier fit (pass --resume to reuse its finished channels)", ckpt)
+            shutil.rmtree(ckpt)
+        runtime["checkpoint"] = ckpt
+    elif resume: raise DataError(f"--resume: the {detector} detector fits in one piece and cannot resume")
+    if scheduler is not None:
+        if "client" not in keys: raise DataError(f"--scheduler: the {detector} detector does not run on a Dask cluster")
+        runtime.update(client=scheduler, data_path=data_path, data_options=data_options)
     det = cls(config, progress=progress)
-    with run.stage("fit"): det.fit(mission, progress=progress)
+    with run.stage("fit"):
+        try: det.fit(mission, progress=progress, **runtime)
+        except KeyboardInterrupt:
+            if "checkpoint" in runtime:
+                log.warning("interrupted: the channels fitted so far are kept in %s; run the same command with --resume "
+                            "to go on from there", runtime["checkpoint"])
+            raise
+    if getattr(det, "resumed_", None): run.info["resumed_channels"] = list(det.resumed_)
     with run.stage("save model"): det.save(out, overwrite=overwrite)
+    if "checkpoint" in runtime: shutil.rmtree(runtime["checkpoint"], ignore_errors=True)
     run.output("model", out)
     return det
 
@@ -435,9 +475,12 @@ def cmd_fit(args, argv) -> int:
         log.debug("config (%s, preset %s): %s", args.detector, args.preset, json.dumps(_finite(run.info["config"]), default=str))
         with run.stage("load data"): m = load_data(args.data, start, end, channels, progress=not args.quiet, **_load_flags(args))
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
-        check_trainable(m, f"DATA {args.data}")
+        if detector_class(args.detector).needs_labels: check_trainable(m, f"DATA {args.data}")
         modelfolder.check_target(out, args.overwrite, "--out", model_bytes(len(m.target_channels), len(m)))
-        fit_detector(m, args.detector, config, out, run, progress=not args.quiet, overwrite=args.overwrite)
+        data_options = (reader_options(args.data, start, end, channels, False, **_load_flags(args))
+                        if args.scheduler else None)
+        fit_detector(m, args.detector, config, out, run, progress=not args.quiet, overwrite=args.overwrite,
+                     resume=args.resume, scheduler=args.scheduler, data_path=args.data, data_options=data_options)
     print(f"model ({args.detector}) written to {out}  [{run.info['wall_s']:.1f} s; record {run.record_path}]")
     return EXIT_OK
 
@@ -602,13 +645,19 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("data", metavar="DATA", help="raw mission directory, preprocessed CSV or challenge parquet")
     f.add_argument("--out", required=True, metavar="MODEL_DIR", help="model directory to write")
     f.add_argument("--detector", choices=DETECTORS, default="hierarchical", help="which detector (default: hierarchical)")
-    f.add_argument("--preset", choices=("fast", "paper"), default=None, help="configuration preset (default: the detector's defaults, the authors' values)")
+    f.add_argument("--preset", choices=("fast", "paper", "paper+"), default=None, help="configuration preset (default: the detector's defaults, the authors' values)")
     f.add_argument("--config", metavar="CFG.json", help="JSON object of config keys overriding the preset")
     f.add_argument("--channels", nargs="+", metavar="CH", help="channels to use: channel_41, 41 or 41-46 (default: all)")
     f.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N", help="parallel worker processes (-1: all cores)")
     f.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
     f.add_argument("--overwrite", action="store_true",
                    help="replace the model already in MODEL_DIR (kept until the new one is complete)")
+    f.add_argument("--resume", action="store_true",
+                   help="after a killed or interrupted fit: reuse the channels it finished (kept in MODEL_DIR.checkpoint "
+                        "until the model is saved) and fit the rest")
+    f.add_argument("--scheduler", metavar="ADDR",
+                   help="run the channel jobs on the Dask cluster whose scheduler is at ADDR (tcp://host:8786); the "
+                        "workers read their channels from DATA, which must be on a filesystem they share")
     f.set_defaults(run=cmd_fit)
 
     pr = sub.add_parser("predict", parents=[common, ranges, loading], help="predict with a saved model",

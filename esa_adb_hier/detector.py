@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 from typing import ClassVar
@@ -99,6 +100,7 @@ class Detector:
     "Base class of every detector; a subclass sets `name` and `config_class` and implements `_fit`, `_predict`, `save`, `load`."
     name: ClassVar[str] = "detector"
     config_class: ClassVar[type] = None
+    needs_labels: ClassVar[bool] = True     # False: `fit` also works on a mission without labelled events
 
     def __init__(self, config=None, progress: bool = True):
         cc = type(self).config_class
@@ -140,13 +142,24 @@ class Detector:
 
     def _progress(self, progress) -> bool: return self.progress if progress is None else progress
 
-    def fit(self, mission: Mission, *args, progress: bool | None = None):
-        "Fit on `mission` (a `Mission` with labels where the detector learns from them); returns `self`."
+    def fit(self, mission: Mission, *args, progress: bool | None = None, **runtime):
+        """Fit on `mission` (a `Mission` with labels where the detector learns from them); returns `self`. `runtime`:
+        keywords of the detector's `_fit` that change how the fit runs, not what it learns (see `fit_keywords`)."""
         where = f"{type(self).__name__}.fit"
         if args: raise DataError(f"{where} takes one Mission that holds the labels, got {1 + len(args)} arguments "
                                  f"({', '.join(_type_name(a) for a in (mission, *args))}); {BUILD_HINT}")
-        self._fit(check_mission(mission, where), self._progress(progress))
+        known = self.fit_keywords()
+        unknown = sorted(k for k in runtime if k not in known)
+        if unknown: raise DataError(f"{where}: unknown keyword(s) {unknown}; it takes progress"
+                                    f"{''.join(', ' + k for k in known)}")
+        self._fit(check_mission(mission, where), self._progress(progress), **runtime)
         return self
+
+    @classmethod
+    def fit_keywords(cls) -> list:
+        "The runtime keywords `fit` passes on: the keyword parameters of `_fit` after `mission` and `progress`."
+        ps = list(inspect.signature(cls._fit).parameters.values())[3:]
+        return [p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
     def predict(self, mission: Mission, progress: bool | None = None) -> pd.DataFrame:
         "The predictions frame of `mission`: `is_anomaly`, `score`, `channel_<n>`, `score_channel_<n>`."

@@ -32,6 +32,9 @@ log = logging.getLogger("esa_adb_hier.ensemble")
 __all__ = ['log', 'HierarchicalDetector']
 
 # %% ../nbs/07c_ensemble.ipynb #882febdb
+from .scale import (Checkpoint, _indexed, connect, digest_value, fingerprint, fit_channel_from_path,
+                                run_on_dask)
+
 def _exit_with_parent(parent: int, interval: float = 0.5):
     "Worker initializer: a daemon thread ends this worker process once `parent` is no longer its parent process."
     import threading
@@ -49,18 +52,24 @@ def _worker_options() -> dict:
     except ImportError: return {}
     return {"initializer": _exit_with_parent, "initargs": (os.getpid(),)}
 
-def _run_jobs(jobs: list, n_jobs: int, progress: bool, desc: str) -> list:
-    "Run joblib `delayed` jobs (in order) with a tqdm bar; sequential in this process when `n_jobs == 1`."
-    from joblib import Parallel
+def _run_jobs(jobs: list, n_jobs: int, progress: bool, desc: str, client=None, on_result=None) -> list:
+    """Run `(f, args, kw)` jobs with a tqdm bar; the results in job order. Sequential in this process when
+    `n_jobs == 1`, on a Dask cluster with `client`; `on_result(i, result)` is called as each job finishes (any order)."""
+    from joblib import Parallel, delayed
     from tqdm import tqdm
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)
+    out = [None] * len(jobs)
+    def done(i, r):
+        if on_result is not None: on_result(i, r)
+        out[i] = r; bar.update(1)
     try:
-        if n_jobs == 1:
-            out = []
-            for f, a, kw in jobs: out.append(f(*a, **kw)); bar.update(1)
-            return out
-        out = []
-        for r in Parallel(n_jobs=n_jobs, return_as="generator", **_worker_options())(jobs): out.append(r); bar.update(1)
+        if not jobs: return out
+        if client is not None: run_on_dask(client, jobs, done, desc.replace(" ", "-"))
+        elif n_jobs == 1:
+            for i, (f, a, kw) in enumerate(jobs): done(i, f(*a, **kw))
+        else:
+            par = Parallel(n_jobs=n_jobs, return_as="generator_unordered", **_worker_options())
+            for i, r in par(delayed(_indexed)(i, f, kw, *a) for i, (f, a, kw) in enumerate(jobs)): done(i, r)
         return out
     finally: bar.close()
 
@@ -134,11 +143,62 @@ def _plan(self: HierarchicalDetector, n: int) -> tuple:
     return plan, (cca.start, cca.stop)
 
 @patch
-def _fit(self: HierarchicalDetector, mission: Mission, progress: bool):
-    "Fit all three layers on `mission` (its target channels, labels of `config.categories`); `fit` checks it first."
-    cfg = self.config
+def _channel_jobs(self: HierarchicalDetector, mission, targets, tc_rows, plan_d, cca, cats, ae_rows, progress, ckpt,
+                  client, data_path, data_options) -> dict:
+    "Channel -> result of `fit_channel` (`targets` order): reused from `ckpt` where verified, the rest run and stored."
+    cfg = self.config; cfg_d = cfg.to_dict(); res, todo = {}, []
+    same = {k: v for k, v in cfg_d.items() if k != "n_jobs"}                    # n_jobs changes how, not what
+    tc_digest = digest_value(tc_rows) if ckpt is not None or data_path is not None else None
+    for ch in targets:
+        x, y = mission.values[ch].to_numpy(np.float32), mission.label_mask(ch, categories=cats)
+        rest = (tc_rows, plan_d, cca, cfg_d, ae_rows.get(ch))
+        key = None
+        if ckpt is not None:
+            key = fingerprint(job="fit_channel", channel=ch, values=x, labels=y, telecommand_rows=tc_digest,
+                              plan=plan_d, cca=list(cca), config=same, extra_rows=ae_rows.get(ch))
+            r = ckpt.get(ch, key)
+            if r is not None: res[ch] = r; continue
+        if data_path is not None:
+            digests = {"values": digest_value(x), "labels": digest_value(y)}
+            path = str(Path(data_path).resolve())                               # the same on every machine
+            job = (fit_channel_from_path, (path, dict(data_options or {}), ch, str(mission.start),
+                                           str(mission.end), cats, digests, *rest), {})
+        else: job = (fit_channel, (ch, x, y, *rest), {})
+        todo.append((ch, key, job))
+    self.resumed_ = [ch for ch in targets if ch in res]
+    if ckpt is not None:
+        log.info("checkpoint %s: %d of %d channel results reused%s; fitting %d", ckpt.root, len(res), len(targets),
+                 f" ({', '.join(self.resumed_[:8])}{', ...' if len(res) > 8 else ''})" if res else "", len(todo))
+    def store(i, r):
+        if ckpt is not None: ckpt.put(todo[i][0], todo[i][1], r)
+    out = _run_jobs([j for _, _, j in todo], cfg.n_jobs, progress, "fit channels", client=client, on_result=store)
+    res.update({ch: r for (ch, _, _), r in zip(todo, out)})
+    return {ch: res[ch] for ch in targets}
+
+@patch
+def _fit(self: HierarchicalDetector, mission: Mission, progress: bool, checkpoint=None, client=None, data_path=None,
+         data_options: dict | None = None):
+    """Fit all three layers on `mission` (its target channels, labels of `config.categories`); `fit` checks it first.
+    `checkpoint`: a directory of finished channel jobs (reused when verified and made from the same inputs, written as
+    each job finishes); `client`: a `dask.distributed.Client` or scheduler address that runs the channel jobs;
+    `data_path`/`data_options`: the file or raw directory (and `load_mission` keywords) the mission was read from,
+    which the workers read their channel from (with `client` only)."""
     t_start = time.perf_counter()
     targets = self._check_fit_input(mission)
+    if data_path is None and data_options is not None: raise DataError("data_options: given without data_path")
+    if data_path is not None:
+        if client is None: raise DataError("data_path: only used with client= (the workers read their channel from it)")
+        if not Path(data_path).exists(): raise DataError(f"data_path {data_path}: not found")
+    ckpt = Checkpoint(checkpoint) if checkpoint is not None else None          # checked before any work is done
+    cl, opened = connect(client) if client is not None else (None, False)
+    try: self._fit_layers(mission, targets, progress, t_start, ckpt, cl, data_path, data_options)
+    finally:
+        if opened: cl.close()
+
+@patch
+def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, progress: bool, t_start: float, ckpt,
+                client, data_path, data_options):
+    cfg = self.config
     log.info("fit %s (%d rows, %d target channels)", mission.name, len(mission), len(targets))
     log.debug("config: %s", cfg.to_json())
     n = len(mission)
@@ -152,10 +212,8 @@ def _fit(self: HierarchicalDetector, mission: Mission, progress: bool):
         self.autoencoder_ = fit_view_autoencoder(mission.iloc(0, cca[0]) if cca[1] > cca[0] else mission, cfg)
         ae_rows = autoencoder_rows(self.autoencoder_, mission, targets, cfg)
     t_ae = time.perf_counter() - t_ae
-    from joblib import delayed
-    jobs = [delayed(fit_channel)(ch, mission.values[ch].to_numpy(np.float32), mission.label_mask(ch, categories=cats), tc_rows, plan_d, cca, cfg_d,
-                                 ae_rows.get(ch)) for ch in targets]
-    res = {r["channel"]: r for r in _run_jobs(jobs, cfg.n_jobs, progress, "fit channels")}
+    res = self._channel_jobs(mission, targets, tc_rows, plan_d, cca, cats, ae_rows, progress, ckpt, client, data_path,
+                             data_options)
     timings = dict.fromkeys(STAGES, 0.0); timings["features"] += t_ae
     for r in res.values():
         for k, v in r["timings"].items(): timings[k] += v

@@ -302,7 +302,9 @@ def test_a_killed_fit_leaves_no_worker_behind(data, tmp_path, sig):
         assert not _alive(started), [(c.pid, c.cmdline()) for c in _alive(started)]
         if sig != "SIGKILL":
             assert p.returncode == 130 and "interrupted" in err, (p.returncode, err[-2000:])
-            assert sorted(x.name for x in tmp_path.iterdir()) in ([], ["model"])      # no staging directory left
+            left = sorted(x.name for x in tmp_path.iterdir() if x.name != "model.checkpoint")
+            assert left in ([], ["model"]), left                                   # no staging directory left
+            if (tmp_path / "model.checkpoint").exists(): assert "--resume" in err, err[-2000:]
         if out.exists(): HierarchicalDetector_load(out)
     finally:
         if p.poll() is None: p.kill()
@@ -336,3 +338,28 @@ def test_the_demo_summary_says_which_events_are_scored():
     assert _scored_events(SimpleNamespace(labels=labels)) == (
         "2 events scored; 1 communication gap(s) held out are not scored, as in ESA-ADB")
     assert _scored_events(SimpleNamespace(labels=labels.iloc[:2])) == "1 event scored"
+
+
+def test_a_killed_fit_resumes_with_the_same_predictions(data, tmp_path):
+    "`fit` killed with SIGKILL part-way, then `fit --resume`: the finished channels are reused, the model is the same."
+    args = ["fit", data["csv"], "--end", SPLIT, "--channels", "41-43", "--n-jobs", 1, *FAST]
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    cli(*args, "--out", whole)
+    ckpt = tmp_path / "part.checkpoint"
+    p = subprocess.Popen(CLI + [str(a) for a in args + ["--out", part]], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while not list(ckpt.glob("*/manifest.json")) and p.poll() is None and time.time() - t0 < 300: time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert not (part / "manifest.json").exists(), "the fit ended before it could be killed"
+    done = sorted(m.parent.name for m in ckpt.glob("*/manifest.json"))
+    assert done, "no channel finished before the kill"
+    cli(*args, "--out", part, "--resume")
+    assert read_json(part / "fit.run.json")["resumed_channels"] == done
+    assert not ckpt.exists()                                    # removed once the model is saved
+    preds = []
+    for model in (whole, part):
+        out = tmp_path / f"{model.name}.parquet"
+        cli("predict", model, data["csv"], "--out", out, "--start", SPLIT, "--quiet")
+        preds.append(pd.read_parquet(out))
+    pd.testing.assert_frame_equal(preds[0], preds[1])
