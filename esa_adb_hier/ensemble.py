@@ -348,10 +348,11 @@ def save(self: HierarchicalDetector, path, overwrite: bool = False) -> Path:
                     arrays.update({f"{tag}_{k}": a for k, a in enumerate(c["shapelets"])})
                     confs.append({"n": c["n"], "m": c["m"], "n_shapelets": len(c["shapelets"]),
                                   "train_rows": c["train_rows"], "train_positives": c["train_positives"],
-                                  "model": _save_model_dict(c["model"], w, f"{d}/{tag}")})
+                                  "model": _save_model_dict(c["model"], w, f"{d}/{tag}"),
+                                  **{k: c[k] for k in ("nominal_low", "nominal_high") if k in c}})
                 w.write_arrays(f"{d}/shapelets.npz", **arrays)
-                keep = ("stackers", "cv_precision", "columns", "positives", "rows")
-                per[key] = {"configs": confs, **{k: part[k] for k in keep}}
+                keep = ("stackers", "cv_precision", "columns", "positives", "rows", "nominal_low", "nominal_high")
+                per[key] = {"configs": confs, **{k: part[k] for k in keep if k in part}}
             w.write_json(f"channels/{ch}/model.json", per)
         for key, l3 in self.layer3_.items():
             agg = _save_model_dict(l3["aggregator"], w, f"layer3/{key}_aggregator")
@@ -365,10 +366,12 @@ def save(self: HierarchicalDetector, path, overwrite: bool = False) -> Path:
                 "channel_thresholds": np.asarray(ae.channel_thresholds).tolist()})
         cvp = {key: dict(zip(self.channels_, l3["cv_precision"])) for key, l3 in self.layer3_.items()}
         timings = {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in getattr(self, "timings_", {}).items()}
-        return w.commit("hierarchical", self.config.to_dict(), self.channels_, self.groups_, self.train_range_,
+        done = w.commit("hierarchical", self.config.to_dict(), self.channels_, self.groups_, self.train_range_,
                         validation={"cv_precision": cvp}, telecommands=self.telecommands_,
                         scales=[scale_key(s) for s in self.config.scales], min_samples=self.min_samples(),
                         plan=self.plan_, cca=self.cca_, notes=self.notes_, timings=timings, autoencoder=ae is not None)
+    self.model_dir_ = str(done)
+    return done
 
 # %% ../nbs/07c_ensemble.ipynb #13d5fb2d
 def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
@@ -384,7 +387,8 @@ def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
             shp = r.read_arrays(f"channels/{ch}/{key}/shapelets.npz", keys=names)
             confs = [{"n": c["n"], "m": c["m"], "train_rows": c["train_rows"], "train_positives": c["train_positives"],
                       "shapelets": [shp[f"n{c['n']}_m{c['m']}_{k}"] for k in range(c["n_shapelets"])],
-                      "model": _load_model_dict(c["model"], r)} for c in part["configs"]]
+                      "model": _load_model_dict(c["model"], r),
+                      **{k: c[k] for k in ("nominal_low", "nominal_high") if k in c}} for c in part["configs"]]
             det.models_[ch][key] = {**part, "configs": confs}
     det.layer3_ = {}
     for key in man["scales"]:
@@ -423,9 +427,40 @@ def load(cls: HierarchicalDetector, path, progress: bool = True, n_jobs: int | N
         det.train_range_, det.plan_, det.cca_ = man["train_range"], man.get("plan"), man.get("cca")
         det.notes_ = man.get("notes", [])
         _load_parts(det, r, man)
-        det.timings_ = man.get("timings", {})
+        det.timings_ = man.get("timings", {}); det.model_dir_ = str(r.root)
     except DataError: raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
         raise DataError(f"{r.root}: the model files do not fit together ({type(e).__name__}: {e}); "
                         "expected a directory written by HierarchicalDetector.save") from None
     return det
+
+# %% ../nbs/07c_ensemble.ipynb #07cexpl
+from .explain import explain as _explain
+
+@patch
+def explain(self: HierarchicalDetector, mission: Mission, alarms=None, **kw) -> pd.DataFrame:
+    """The evidence table of `alarms` (default: the alarms of `predict(mission)`); keywords of `explain.explain`
+    (`top_channels`, `top_features`, `telecommand_window`)."""
+    if not self.is_fitted:
+        raise DataError("HierarchicalDetector.explain: not fitted; call fit(mission) or load(dir) first")
+    return _explain(self, mission, alarms, progress=kw.pop("progress", self.progress), **kw)
+
+# %% ../nbs/07c_ensemble.ipynb #07cfsum
+@patch
+def fit_summary(self: HierarchicalDetector) -> pd.DataFrame:
+    "Channels, seconds per stage, validation score per layer and model folder of a fitted detector, as one table."
+    if not self.is_fitted:
+        raise DataError("HierarchicalDetector.fit_summary: not fitted; call fit(mission) or load(dir) first")
+    rows = [("model", "channels", "", len(self.channels_)),
+            ("model", "trained on", "", " .. ".join(self.train_range_))]
+    for run, t in getattr(self, "timings_", {}).items():
+        rows += [(f"{run} seconds", stage, "", round(float(v), 3)) for stage, v in t.items()]
+    for ch in self.channels_:
+        for key, part in self.models_[ch].items():
+            rows += [("layer 2 cv_precision", ch, key, part["cv_precision"]),
+                     ("layer 2 rows / positives", ch, key, f"{part['rows']} / {part['positives']}")]
+    for key, l3 in self.layer3_.items():
+        rows += [("layer 3", "aggregator", key, l3["aggregator"]["kind"]),
+                 ("layer 3", "x_cca rows / positives", key, f"{l3['cca_rows']} / {l3['cca_positives']}")]
+    rows.append(("model", "folder", "", getattr(self, "model_dir_", None) or "not saved"))
+    return pd.DataFrame(rows, columns=["section", "name", "scale", "value"])

@@ -25,8 +25,8 @@ from .ensemble_models import (fit_logistic, predict_logistic, predict_xgb, row_l
 # %% auto #0
 __all__ = ['LAGS', 'scale_key', 'scale_rows', 'row_support', 'statistical_rows', 'shapelet_rows', 'selected_statistics',
            'selected_shapelet_columns', 'shapelet_row_sets', 'mining_data', 'mine_configuration', 'single_threaded',
-           'StageClock', 'base_features', 'fit_base_models', 'out_of_fold_alarms', 'fit_stackers', 'fit_channel',
-           'predict_channel', 'fit_view_autoencoder', 'autoencoder_rows']
+           'StageClock', 'base_features', 'fit_base_models', 'out_of_fold_alarms', 'fit_stackers', 'nominal_range',
+           'fit_channel', 'predict_channel', 'fit_view_autoencoder', 'autoencoder_rows']
 
 # %% ../nbs/07b_ensemble_channel.ipynb #job01x
 def scale_key(s: dict) -> str:
@@ -203,12 +203,24 @@ def fit_stackers(stack_scores: dict, cca_scores: dict, row_y, stack_rows: dict, 
            if n_cca else np.zeros(0))
     return stackers, float(cv), cca
 
+def nominal_range(X: np.ndarray, rows, q: tuple = (1.0, 99.0)) -> tuple[list, list]:
+    """The `q` percentiles (1st and 99th) of every column of `X` over `rows`, NaN ignored: two float32 lists
+    (NaN where a column has no finite value there)."""
+    X = np.asarray(X); rows = np.asarray(rows, dtype=np.int64)
+    low, high = np.full(X.shape[1], np.nan, np.float32), np.full(X.shape[1], np.nan, np.float32)
+    for j in range(X.shape[1]):                      # one vectorised percentile per column (a few dozen)
+        v = X[rows, j]; v = v[np.isfinite(v)]
+        if len(v): low[j], high[j] = np.percentile(v.astype(np.float64), q)
+    return [float(v) for v in low], [float(v) for v in high]
+
 def fit_channel(channel: str, x, y, tc_rows: dict, plan: list, cca: tuple, config: dict,
                 extra_rows: dict | None = None) -> dict:
     """Layers 1 and 2 of one channel for every scale and mask configuration. Plain data in, plain data out:
     `x` values, `y` per-sample labels, `tc_rows` {scale key: telecommand row features}, `plan` a list of
     {n, m, stack, mine, base} (ranges), `cca` the (start, stop) of x_cca, `config` a `HierarchicalConfig.to_dict()`,
-    `extra_rows` {scale key: more row features} (the autoencoder view)."""
+    `extra_rows` {scale key: more row features} (the autoencoder view). Per scale it also returns the nominal range
+(`nominal_low`, `nominal_high`: 1st and 99th percentiles over the nominal training rows) of every base-feature
+column, and per configuration that of its shapelet columns."""
     with single_threaded(): return _fit_channel(channel, x, y, tc_rows, plan, cca, config, extra_rows or {})
 
 def _fit_channel(channel, x, y, tc_rows, plan, cca, config, extra_rows) -> dict:
@@ -238,8 +250,12 @@ def _fit_channel(channel, x, y, tc_rows, plan, cca, config, extra_rows) -> dict:
         with clock("layer2"):
             stackers, cv, cca_score = fit_stackers(stack_scores, cca_scores, row_y, stack_rows, len(cca_rows), cfg, s,
                                                    channel, key, out["notes"])
+        calm = np.setdiff1d(np.flatnonzero(~row_y), cca_rows)     # nominal training rows: the feature ranges shown
+        for conf, block in zip(configs, blocks): conf["nominal_low"], conf["nominal_high"] = nominal_range(block, calm)
+        low, high = nominal_range(X0, calm)
         out["scales"][key] = {"configs": configs, "stackers": stackers, "cv_precision": cv, "cca_scores": cca_score,
-                              "columns": columns, "positives": int(row_y.sum()), "rows": int(len(starts))}
+                              "columns": columns, "positives": int(row_y.sum()), "rows": int(len(starts)),
+                              "nominal_low": low, "nominal_high": high}
     out["timings"] = clock.seconds
     return out
 

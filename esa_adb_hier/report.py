@@ -20,7 +20,8 @@ import esa_adb_hier
 from .core import DataError, Mission, atomic_write, mask_to_runs
 
 # %% auto #0
-__all__ = ['run_max', 'alarm_table', 'figure_uri', 'envelope', 'nominal_bands', 'plot_alarm', 'report_html', 'write_report']
+__all__ = ['run_max', 'alarm_table', 'figure_uri', 'envelope', 'nominal_bands', 'plot_alarm', 'evidence_html', 'report_html',
+           'write_report']
 
 # %% ../nbs/08d_report.ipynb #82c8364c
 def _score_columns(pred: pd.DataFrame) -> list:
@@ -120,12 +121,62 @@ def plot_alarm(mission: Mission, alarm: pd.Series, channels: list, bands: dict, 
     fig.tight_layout()
     return fig
 
+# %% ../nbs/08d_report.ipynb #08devid
+def _evidence_channels(evidence) -> dict:
+    "{alarm: its channels in the order of the evidence's ranking} (empty without an `explain` table)."
+    if evidence is None or not {"alarm", "level", "channel", "rank"} <= set(evidence.columns): return {}
+    ch = evidence[evidence["level"] == "channel"].sort_values(["alarm", "rank"], kind="stable")
+    return {a: list(g["channel"]) for a, g in ch.groupby("alarm", sort=False)}
+
+def _fmt(v, spec: str = ".3g") -> str:
+    return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+
+def evidence_html(ev: pd.DataFrame) -> str:
+    """The evidence of one alarm (its rows of an `explain` table) as small tables: the layer-3 decision, the channels
+    by contribution with their top base model, the features that fired against their nominal range, and the
+    telecommands sent shortly before."""
+    lv = ev["level"] if "level" in ev.columns else pd.Series("", index=ev.index)
+    if not lv.isin(["aggregator", "channel", "model", "feature", "telecommand"]).any():
+        return _table(ev.drop(columns=[c for c in ("alarm",) if c in ev.columns]))       # any other evidence frame
+    out = []
+    agg = ev[lv == "aggregator"]
+    if len(agg):
+        a = agg.iloc[0]
+        out.append(f"<p class='meta'>Layer 3 ({html.escape(str(a['name']))}; {html.escape(str(a['note']))}) at "
+                   f"{html.escape(str(a['peak_time']))}, scale {html.escape(str(a['scale']))}: margin "
+                   f"{_fmt(a['value'])} = bias {_fmt(a['contribution'])} + the channels' contributions.</p>")
+    ch = ev[lv == "channel"]
+    top = ev[(lv == "model") & (ev["rank"] == 1)].set_index("channel")
+    if len(ch):
+        best = [f"{top.at[c, 'name']} ({_fmt(top.at[c, 'value'], '.3f')})" if c in top.index else ""
+                for c in ch["channel"]]
+        t = pd.DataFrame({"rank": ch["rank"].to_numpy(), "channel": ch["channel"].to_numpy(),
+                          "subsystem": ch["subsystem"].to_numpy(), "group": ch["group"].to_numpy(),
+                          "contribution": ch["contribution"].to_numpy(), "layer-2 score": ch["value"].to_numpy(),
+                          "top base model": best})
+        out.append("<h3>Channels</h3>" + _table(t))
+    f = ev[(lv == "feature") & (ev["name"].fillna("") != "")]
+    if len(f):
+        rng = [f"{_fmt(lo)} .. {_fmt(hi)}" if np.isfinite(lo) and np.isfinite(hi) else "range unknown"
+               for lo, hi in zip(f["nominal_low"].astype(float), f["nominal_high"].astype(float))]
+        t = pd.DataFrame({"channel": f["channel"].to_numpy(), "feature": f["name"].to_numpy(),
+                          "value": [_fmt(v) for v in f["value"]], "nominal range": rng,
+                          "TreeSHAP": f["contribution"].to_numpy(), "": f["note"].to_numpy()})
+        out.append("<h3>Features of the top base models</h3>" + _table(t))
+    tc = ev[lv == "telecommand"]
+    out.append("<h3>Telecommands just before</h3>" + (
+        _table(pd.DataFrame({"telecommand": tc["name"].to_numpy(), "last sent": tc["time"].astype(str).to_numpy(),
+                             "count": tc["value"].astype(int).to_numpy()})) if len(tc)
+        else "<p class='meta'>None sent in the window before the start.</p>"))
+    return '<div class="evidence">' + "\n".join(out) + "</div>"
+
 # %% ../nbs/08d_report.ipynb #415633a5
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}\
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:left}
-th{background:#f3f3f3}img{max-width:100%}.meta{color:#555;font-size:.9em}.panel{margin:1.2em 0 2em}"""
+th{background:#f3f3f3}img{max-width:100%}.meta{color:#555;font-size:.9em}.panel{margin:1.2em 0 2em}
+.evidence h3{font-size:1em;margin:.9em 0 .2em}"""
 
 def _table(df: pd.DataFrame, link_alarms: set | None = None) -> str:
     body = df.to_html(index=False, border=0, escape=True, float_format=lambda x: f"{x:.3f}")
@@ -185,15 +236,17 @@ def report_html(pred: pd.DataFrame, mission: Mission, title: str | None = None, 
                           duration=alarms["duration"].astype(str))
     parts.append(_section(f"Alarms ({len(alarms)})", _table(shown, panel_ids) if len(alarms) else "<p>No alarm.</p>",
                           "alarms"))
-    chans = sorted({c for a in alarms["alarm"] if a in panel_ids for c in alarms.set_index("alarm").at[a,
-        "channels"].split(", ") if c})
+    ranked = _evidence_channels(evidence)                          # the channels the evidence ranks first
+    panel_channels = {a: ranked.get(a) or [c for c in cs.split(", ") if c]
+                      for a, cs in zip(alarms["alarm"], alarms["channels"]) if a in panel_ids}
+    chans = sorted({c for cs in panel_channels.values() for c in cs})
     bands = nominal_bands(mission, pred, chans)
     for _, row in alarms[alarms["alarm"].isin(panel_ids)].iterrows():      # at most max_panels figures
-        cs = [c for c in row["channels"].split(", ") if c] or mission.target_channels[:1]
+        cs = panel_channels[row["alarm"]] or mission.target_channels[:1]
         inner = f'<img alt="alarm {row["alarm"]}" src="{figure_uri(plot_alarm(mission, row, cs, bands))}">'
         if evidence is not None and "alarm" in evidence.columns:
             ev_rows = evidence[evidence["alarm"] == row["alarm"]]
-            if len(ev_rows): inner += _table(ev_rows)
+            if len(ev_rows): inner += evidence_html(ev_rows)
         parts.append(f'<div class="panel">{_section(f"Alarm {row.alarm}", inner, f"alarm-{row.alarm}")}</div>')
     return f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>" \
            f"<style>{_CSS}</style></head>\n" \

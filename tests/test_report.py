@@ -58,3 +58,52 @@ def test_report_without_labels_or_alarms(tmp_path, labelled):
     text = write_report(quiet, m2, tmp_path / "r.html").read_text()
     assert "No alarm." in text and "Scores against the labels" not in text
     screenshot(tmp_path / "r.html", tmp_path / "r.png", (1000, 800))
+
+
+@pytest.fixture(scope="module")
+def explained():
+    "A fast fit of the hierarchical ensemble that raises a few alarms, its predictions and their evidence."
+    from esa_adb_hier.ensemble import HierarchicalDetector
+    from esa_adb_hier.ensemble_config import HierarchicalConfig
+    m = make_mission(days=40, seed=0, channels=[f"channel_{i}" for i in (41, 42, 43, 47, 48, 49)])
+    cfg = HierarchicalConfig.preset("fast").replace(threshold=0.3)
+    det = HierarchicalDetector(cfg, progress=False).fit(m.iloc(0, int(len(m) * 0.7)))
+    pred = det.predict(m)
+    return m, pred, det.explain(m, pred)
+
+
+def test_report_shows_the_evidence_of_each_alarm(tmp_path, explained):
+    from PIL import Image
+    m, pred, ev = explained
+    page = write_report(pred, m, tmp_path / "report.html", evidence=ev, max_panels=3)
+    log = screenshot(page, tmp_path / "report.png", (1200, 6000))
+    assert "Failed to load resource" not in log and "net::ERR" not in log, log[-2000:]
+    img = np.asarray(Image.open(tmp_path / "report.png").convert("L"), dtype=np.float32)
+    assert img.std() > 20 and (img < 128).mean() > 0.02, "the screenshot is blank"
+    text = page.read_text()
+    assert text.count('class="evidence"') == 3 and text.count("<img") == 2 + 3
+    for a in alarm_table(pred, m).sort_values("peak_score", ascending=False, kind="stable")["alarm"].head(3):
+        panel = text[text.index(f'id="alarm-{a}"'):]
+        panel = panel[:panel.index('class="evidence"') + 20000]
+        top = ev[(ev.alarm == a) & (ev.level == "channel")].sort_values("rank")["channel"].iloc[0]
+        assert "<h3>Channels</h3>" in panel and top in panel, f"alarm {a}: its top channel is not in its evidence"
+        assert "nominal range" in panel and "Telecommands just before" in panel
+        feat = ev[(ev.alarm == a) & (ev.level == "feature")]["name"].iloc[0]
+        assert feat in panel, f"alarm {a}: feature {feat} missing"
+
+
+def test_report_takes_the_evidence_from_alarms_csv(tmp_path, explained):
+    "`report` can read the evidence `predict` wrote next to the predictions (alarms.csv) instead of recomputing it."
+    from esa_adb_hier.explain import write_alarms
+    m, pred, ev = explained
+    csv, _ = write_alarms(ev, tmp_path)
+    back = pd.read_csv(csv)
+    a = write_report(pred, m, tmp_path / "a.html", evidence=ev, max_panels=2).read_text()
+    b = write_report(pred, m, tmp_path / "b.html", evidence=back, max_panels=2).read_text()
+    cut = lambda t: t[t.index('class="evidence"'):]                                    # the header holds the time
+    assert b.count('class="evidence"') == 2 and "<h3>Channels</h3>" in b
+    for al in alarm_table(pred, m).sort_values("peak_score", ascending=False, kind="stable")["alarm"].head(2):
+        top = ev[(ev.alarm == al) & (ev.level == "channel") & (ev["rank"] == 1)]["channel"].item()
+        panel = cut(b[b.index(f'id="alarm-{al}"'):])
+        assert top in panel[:panel.index("</table>")], f"alarm {al}: top channel {top} not first in its evidence"
+    assert cut(a).count("<tr>") == cut(b).count("<tr>")
