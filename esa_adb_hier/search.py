@@ -288,9 +288,8 @@ def _shares(seconds_left: float, spaces: dict, layers: list) -> float:
 # %% ../nbs/07f_search.ipynb #07f_40
 def search(detector: type, mission: Mission, config=None, trials: int | None = None, seconds: float | None = None,
            folds: int = 3, layers=None, seed: int = 0, progress: bool = False) -> SearchResult:
-    """Bayesian search of the settings of `detector` (a `Detector` class) on `mission`, the training range: one Optuna
-    study
-    per layer, starting from `config` (a config, a dict of its keys, a preset name or None for the defaults)."""
+    """Bayesian search of the settings of `detector` (a `Detector` class) on `mission`, the training range: one
+    Optuna study per layer, starting from `config` (a config, a dict of its keys, a preset name or None)."""
     optuna = _optuna()
     if not (isinstance(detector, type) and issubclass(detector, Detector)):
         raise DataError(f"search: detector must be a Detector class (e.g. HierarchicalDetector), got {detector!r}")
@@ -338,8 +337,8 @@ def search(detector: type, mission: Mission, config=None, trials: int | None = N
             if i == 0: baseline = best_score = first.value
             elif first.value is not None and best_score is not None and first.value != best_score:
                 log.warning("search %s: the carried-over settings scored %.4f, not %.4f as before: the detector's "
-                            "fit is not "
-                            "deterministic, so the comparison of trials is noisy", layer, first.value, best_score)
+                            "fit is not deterministic, so the comparison of trials is noisy",
+                            layer, first.value, best_score)
             top = max(done, key=lambda t: (t.value, -t.number)) if done else None
             if top is not None and (best_score is None or top.value > best_score):
                 best, best_score = apply_params(best, layer, {k: top.params[f"{layer}.{k}"] for k in space}), top.value
