@@ -60,7 +60,7 @@ def min_fit_samples(det: Detector, limit: int = 2**40) -> int:
         else: lo = mid
     return hi
 
-# %% ../nbs/07f_search.ipynb #07f_18
+# %% ../nbs/07f_search.ipynb #07f_19
 @dataclass
 class Fold:
     "One time-series fold: its number (from 1), fit part and validation part."
@@ -100,7 +100,7 @@ def fold_missions(mission: Mission, folds: int, det: Detector) -> tuple[list, li
     if left: log.info("search: validation block(s) %s hold no selected event and are left out", left)
     return out, left
 
-# %% ../nbs/07f_search.ipynb #07f_23
+# %% ../nbs/07f_search.ipynb #07f_25
 LAYER3_SPACES = {"lr": {"C": (1e-4, 1e2, "log"), "class_weight": [None, "balanced"]},
                  "xgb": {"n_estimators": (50, 400, "int"), "max_depth": (2, 6, "int"),
                          "learning_rate": (0.01, 0.3, "log"), "scale_pos_weight": (0.5, 4.0, "linear")}}
@@ -149,7 +149,7 @@ def search_layers(config, layers=None) -> dict:
         for k, spec in space.items(): check_spec(f"{layer}.{k}", spec)
     return spaces
 
-# %% ../nbs/07f_search.ipynb #07f_28
+# %% ../nbs/07f_search.ipynb #07f_30
 def widen(spec, current):
     "`spec` widened to hold the `current` value (a range stretched to it, a choice appended)."
     if _is_range(spec):
@@ -185,7 +185,7 @@ def apply_params(config: dict, layer: str, params: dict) -> dict:
         d.update(params)
     return d
 
-# %% ../nbs/07f_search.ipynb #07f_32
+# %% ../nbs/07f_search.ipynb #07f_35
 def fold_score(det: Detector, val: Mission) -> float:
     "Corrected event-wise F0.5 (`esa_scores`, key `EW_F_0.50`) of the fitted `det` on the validation part `val`."
     pred = det.predict(val, progress=False)
@@ -209,7 +209,7 @@ def cv_score(detector: type, config, parts: list, trial=None, deadline: float | 
                 if trial.should_prune(): raise optuna.TrialPruned()
     return float(np.mean(scores)), scores
 
-# %% ../nbs/07f_search.ipynb #07f_36
+# %% ../nbs/07f_search.ipynb #07f_39
 @dataclass
 class SearchResult:
     """What `search` found: the best `config`, the `baseline_score` of the settings it started from, the `best_score`,
@@ -251,7 +251,7 @@ def _json_ready(x):
     if isinstance(x, float) and not math.isfinite(x): return None
     return x
 
-# %% ../nbs/07f_search.ipynb #07f_37
+# %% ../nbs/07f_search.ipynb #07f_40
 def check_budget(trials, seconds) -> tuple:
     "(trials, seconds) checked: at least one given; trials a whole number >= 1, seconds a finite number > 0."
     if trials is None and seconds is None:
@@ -270,7 +270,7 @@ def _optuna():
         raise ImportError("search needs optuna: pip install optuna (or the package's search extra)") from None
     return optuna
 
-# %% ../nbs/07f_search.ipynb #07f_39
+# %% ../nbs/07f_search.ipynb #07f_42
 def _trial_row(t, layer: str, space: dict) -> dict:
     iv = t.intermediate_values
     score = t.value if t.value is not None else (iv[max(iv)] if iv else None)
@@ -285,7 +285,7 @@ def _shares(seconds_left: float, spaces: dict, layers: list) -> float:
     w = [len(spaces[l]) for l in layers]
     return seconds_left * w[0] / sum(w)
 
-# %% ../nbs/07f_search.ipynb #07f_40
+# %% ../nbs/07f_search.ipynb #07f_43
 def search(detector: type, mission: Mission, config=None, trials: int | None = None, seconds: float | None = None,
            folds: int = 3, layers=None, seed: int = 0, progress: bool = False) -> SearchResult:
     """Bayesian search of the settings of `detector` (a `Detector` class) on `mission`, the training range: one
