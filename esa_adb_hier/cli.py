@@ -35,8 +35,8 @@ __all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'MODEL_BYTES
            'check_channels', 'check_length', 'predictions_table', 'write_parquet', 'read_predictions', 'load_labels',
            'RunRecord', 'describe_data', 'checkpoint_dir', 'fit_detector', 'load_detector', 'predict_mission',
            'write_report', 'clip_labels', 'score_predictions', 'metrics_dict', 'format_metrics', 'save_figure',
-           'model_bytes', 'cmd_fit', 'cmd_predict', 'cmd_evaluate', 'cmd_demo', 'busiest_channels', 'demo_summary',
-           'build_parser', 'main']
+           'model_bytes', 'fit_summary_text', 'cmd_fit', 'cmd_predict', 'explain_alarms', 'cmd_report', 'cmd_evaluate',
+           'cmd_demo', 'busiest_channels', 'demo_summary', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #0e9c8e6e
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
@@ -338,7 +338,7 @@ def checkpoint_dir(out) -> Path:
     return out.parent / f"{out.name}.checkpoint"
 
 def fit_detector(mission, detector: str, config, out, run: RunRecord, progress: bool = True, overwrite: bool = False,
-                 resume: bool = False, scheduler=None, data_path=None, data_options=None):
+                 resume: bool = False, scheduler=None, data_path=None, data_options=None, search: dict | None = None):
     """Fit `detector` with `config` on `mission`, save it to `out` (replacing a model there only with `overwrite`).
     A detector that can checkpoint keeps its finished channel jobs in `checkpoint_dir(out)` while it fits: `resume`
     reuses them (after a kill or Ctrl-C), otherwise the fit starts afresh. `scheduler`: a Dask scheduler address;
@@ -365,6 +365,7 @@ def fit_detector(mission, detector: str, config, out, run: RunRecord, progress: 
                             "to go on from there", runtime["checkpoint"])
             raise
     if getattr(det, "resumed_", None): run.info["resumed_channels"] = list(det.resumed_)
+    if search is not None: det.search_ = search                   # the model's manifest records the search
     with run.stage("save model"): det.save(out, overwrite=overwrite)
     if "checkpoint" in runtime: shutil.rmtree(runtime["checkpoint"], ignore_errors=True)
     run.output("model", out)
@@ -463,6 +464,21 @@ def model_bytes(n_channels: int, n_rows: int) -> int:
     "A generous estimate of a model folder's size: linear in channels and rows, Mission 1's length as the unit."
     return int(n_channels * MODEL_BYTES_PER_CHANNEL * min(1.0, n_rows / 14_700_000)) + (1 << 20)
 
+def fit_summary_text(det, out) -> str:
+    """The short table a fit ends with: channels, seconds per stage, validation score per layer (layer 2: the median
+    over channels of the stackers' out-of-fold precision), where the model is."""
+    if not hasattr(det, "fit_summary"): return f"  model folder {out}"
+    t = det.fit_summary()
+    per_channel = t["section"].str.startswith("layer 2")
+    lines = [f"  {r.section:<12} {r.name:<24} {r.scale:<5} {r.value}"
+             for r in t[~per_channel & (t["name"] != "folder")].itertuples()]
+    for scale, g in t[t["section"] == "layer 2 cv_precision"].groupby("scale"):
+        v = pd.to_numeric(g["value"], errors="coerce")
+        med = f"{v.median():.3f}" if v.notna().any() else "n/a"
+        lines.append(f"  {'layer 2':<12} {'validation precision':<24} {scale:<5} median {med} over the {int(v.notna().sum())} "
+                     f"of {len(v)} channels whose stackers raised a validation alarm")
+    return "\n".join(lines + [f"  {'model':<12} {'folder':<24} {'':<5} {out}"])
+
 def cmd_fit(args, argv) -> int:
     "`esa-adb-hier fit DATA --out MODEL_DIR ...`"
     start, end = parse_time(args.start, "--start"), parse_time(args.end, "--end"); check_range(start, end)
@@ -477,11 +493,23 @@ def cmd_fit(args, argv) -> int:
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
         if detector_class(args.detector).needs_labels: check_trainable(m, f"DATA {args.data}")
         modelfolder.check_target(out, args.overwrite, "--out", model_bytes(len(m.target_channels), len(m)))
+        search = None
+        if args.search_trials is not None or args.search_seconds is not None:
+            from esa_adb_hier.search import search as run_search
+            with run.stage("search"):
+                res = run_search(detector_class(args.detector), m, config, trials=args.search_trials,
+                                 seconds=args.search_seconds, seed=config.seed, progress=not args.quiet)
+            config, search = res.config, res.to_dict()
+            run.info.update(search=search, config=config.to_dict())
+            log.info("search: cross-validated EW-F0.5 %.3f with the preset's settings, %.3f with the chosen ones (%.0f s)",
+                     res.baseline_score, res.best_score, res.seconds)
         data_options = (reader_options(args.data, start, end, channels, False, **_load_flags(args))
                         if args.scheduler else None)
-        fit_detector(m, args.detector, config, out, run, progress=not args.quiet, overwrite=args.overwrite,
-                     resume=args.resume, scheduler=args.scheduler, data_path=args.data, data_options=data_options)
+        det = fit_detector(m, args.detector, config, out, run, progress=not args.quiet, overwrite=args.overwrite,
+                     resume=args.resume, scheduler=args.scheduler, data_path=args.data, data_options=data_options,
+                     search=search)
     print(f"model ({args.detector}) written to {out}  [{run.info['wall_s']:.1f} s; record {run.record_path}]")
+    print(fit_summary_text(det, out))
     return EXIT_OK
 
 def cmd_predict(args, argv) -> int:
@@ -504,9 +532,51 @@ def cmd_predict(args, argv) -> int:
             from esa_adb_hier.data import write_submission
             write_submission(m.ids, pred["is_anomaly"].to_numpy(), args.submission); run.output("submission", args.submission)
         if args.report: write_report(pred["is_anomaly"].to_numpy(), args.report, run)
+        if not args.no_explain:
+            with run.stage("explain alarms"):
+                for name, p in zip(("alarms", "alarms (JSON)"), _write_alarms(explain_alarms(det, m, pred, not args.quiet),
+                                                                            out.parent)):
+                    run.output(name, p)
         n_ev = len(_runs(pred["is_anomaly"].to_numpy()))
         run.info["summary"] = {"rows": len(pred), "anomalous_rows": int(pred["is_anomaly"].sum()), "predicted_events": n_ev}
     print(f"predictions for {len(pred):,} rows ({n_ev} predicted events) written to {out}  [{run.info['wall_s']:.1f} s]")
+    return EXIT_OK
+
+def _write_alarms(table: pd.DataFrame, folder) -> tuple:
+    "alarms.csv and alarms.json of `table` in `folder` (`explain.write_alarms`)."
+    from esa_adb_hier.explain import write_alarms
+    return write_alarms(table, folder)
+
+def explain_alarms(det, mission, pred: pd.DataFrame, progress: bool = True) -> pd.DataFrame:
+    """The alarms of `pred` as events with their evidence through the hierarchy (`det.explain`), or as events alone
+    (`explain.alarm_events`) for a detector that cannot explain them."""
+    from esa_adb_hier.explain import alarm_events
+    if hasattr(det, "explain"): return det.explain(mission, pred, progress=progress)
+    return alarm_events(pred)
+
+def cmd_report(args, argv) -> int:
+    "`esa-adb-hier report PREDICTIONS DATA --out report.html [--model MODEL_DIR]`"
+    from esa_adb_hier import report as html
+    out = Path(args.out)
+    if out.is_dir(): raise DataError(f"--out {out}: is a directory; expected a file name such as report.html")
+    check_writable(out, 0, "--out")
+    pred = read_predictions(args.predictions)
+    alarms = Path(args.predictions).parent / "alarms.csv"
+    with RunRecord("report", argv, out.parent, out.stem, args.quiet, args.debug) as run:
+        step = pred.index[1] - pred.index[0] if len(pred) > 1 else pd.Timedelta(0)
+        with run.stage("load data"):
+            m = load_data(args.data, pred.index[0], pred.index[-1] + step, progress=not args.quiet, **_load_flags(args))
+        evidence, model = None, None
+        if args.model:
+            man, det = load_detector(args.model, run, not args.quiet)
+            model = {"dir": str(args.model), "detector": man["detector"], "train_range": man.get("train_range")}
+            with run.stage("explain alarms"): evidence = explain_alarms(det, m, pred, not args.quiet)
+        elif alarms.exists():
+            evidence = pd.read_csv(alarms); log.info("evidence of the alarms from %s", alarms)
+        with run.stage("report"):
+            html.write_report(pred, m, out, evidence=evidence, model=model, max_panels=args.max_panels)
+        run.output("report", out)
+    print(f"report of {len(pred):,} rows written to {out}  [{run.info['wall_s']:.1f} s]")
     return EXIT_OK
 
 def _runs(y):
@@ -568,6 +638,14 @@ def cmd_demo(args, argv) -> int:
                     "range": [str(pred.index[0]), str(pred.index[-1])], "metrics": metrics}, out / "metrics.json")
         run.output("metrics", out / "metrics.json"); run.info["metrics"] = metrics
         write_report(pred["is_anomaly"].to_numpy(), out / "report.csv", run)
+        with run.stage("explain alarms"):
+            evidence = explain_alarms(det, test, pred, progress)
+            for name, p in zip(("alarms", "alarms (JSON)"), _write_alarms(evidence, out)): run.output(name, p)
+        with run.stage("html report"):
+            from esa_adb_hier import report as html
+            model = {"dir": str(out / "model"), "detector": "hierarchical", "train_range": man.get("train_range")}
+            html.write_report(pred, test, out / "report.html", evidence=evidence, model=model)
+            run.output("html report", out / "report.html")
         with run.stage("plots"):
             save_figure(ev.plot_events(test, pred, channels=busiest_channels(test, pred)), out / "events.png", run, "events plot")
             save_figure(ev.plot_channel_scores(pred, mission=test), out / "channel_scores.png", run, "channel scores plot")
@@ -652,6 +730,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
     f.add_argument("--overwrite", action="store_true",
                    help="replace the model already in MODEL_DIR (kept until the new one is complete)")
+    f.add_argument("--search-trials", type=int, default=None, metavar="N",
+                   help="first search the settings (Bayesian, one Optuna study per layer, 3-fold time-series CV inside "
+                        "the fit range, objective the corrected event-wise F0.5): N trials per layer")
+    f.add_argument("--search-seconds", type=float, default=None, metavar="S",
+                   help="time budget of that search in seconds, for all layers (with or without --search-trials)")
     f.add_argument("--resume", action="store_true",
                    help="after a killed or interrupted fit: reuse the channels it finished (kept in MODEL_DIR.checkpoint "
                         "until the model is saved) and fit the rest")
@@ -666,9 +749,23 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("data", metavar="DATA")
     pr.add_argument("--out", required=True, metavar="PREDICTIONS.parquet")
     pr.add_argument("--submission", metavar="SUBMISSION.parquet", help="also write a challenge submission (id, is_anomaly); challenge data only")
+    pr.add_argument("--no-explain", action="store_true",
+                    help="do not write alarms.csv / alarms.json (the alarms and their evidence) beside the predictions")
     pr.add_argument("--report", metavar="REPORT.csv", help="also write the 1000-sample window report (range,status,indices)")
     pr.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N", help="parallel worker processes (default: as fitted)")
     pr.set_defaults(run=cmd_predict)
+
+    rp = sub.add_parser("report", parents=[common, loading], help="one self-contained HTML page about predictions",
+                        description="Write an HTML report of PREDICTIONS on DATA: metrics when DATA has labels, the events "
+                                    "timeline, the channel scores and one panel per alarm with its evidence (from "
+                                    "alarms.csv beside PREDICTIONS, or computed with --model).")
+    rp.add_argument("predictions", metavar="PREDICTIONS")
+    rp.add_argument("data", metavar="DATA", help="the data the predictions are of (any data form)")
+    rp.add_argument("--out", required=True, metavar="REPORT.html")
+    rp.add_argument("--model", metavar="MODEL_DIR", help="explain the alarms with this model (default: alarms.csv "
+                                                           "beside PREDICTIONS, if there is one)")
+    rp.add_argument("--max-panels", type=int, default=20, metavar="N", help="alarm panels at most (default: 20)")
+    rp.set_defaults(run=cmd_report)
 
     e = sub.add_parser("evaluate", parents=[common, loading], help="score predictions against labels",
                        description="Score PREDICTIONS (from `predict`) against the labels of a data form or a labels.csv; print a table and write metrics.json.")

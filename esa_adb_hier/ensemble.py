@@ -369,7 +369,8 @@ def save(self: HierarchicalDetector, path, overwrite: bool = False) -> Path:
         done = w.commit("hierarchical", self.config.to_dict(), self.channels_, self.groups_, self.train_range_,
                         validation={"cv_precision": cvp}, telecommands=self.telecommands_,
                         scales=[scale_key(s) for s in self.config.scales], min_samples=self.min_samples(),
-                        plan=self.plan_, cca=self.cca_, notes=self.notes_, timings=timings, autoencoder=ae is not None)
+                        plan=self.plan_, cca=self.cca_, notes=self.notes_, timings=timings, autoencoder=ae is not None,
+                        search=getattr(self, "search_", None))
     self.model_dir_ = str(done)
     return done
 
@@ -426,6 +427,7 @@ def load(cls: HierarchicalDetector, path, progress: bool = True, n_jobs: int | N
             raise DataError(f"{r.root / 'manifest.json'}: scales {man['scales']} do not match the config's")
         det.train_range_, det.plan_, det.cca_ = man["train_range"], man.get("plan"), man.get("cca")
         det.notes_ = man.get("notes", [])
+        if man.get("search") is not None: det.search_ = man["search"]
         _load_parts(det, r, man)
         det.timings_ = man.get("timings", {}); det.model_dir_ = str(r.root)
     except DataError: raise

@@ -219,6 +219,7 @@ def test_demo_writes_everything(tmp_path):
     out = tmp_path / "demo"
     r = cli("demo", "--out", out, "--days", 12, "--seed", 3, "--channels", "41-46", "--quiet")
     for name in ("metrics.json", "report.csv", "predictions.parquet", "events.png", "channel_scores.png",
+                 "alarms.csv", "alarms.json", "report.html",
                  "demo.run.json", "demo.log", "model/manifest.json", "mission/labels.csv"):
         assert (out / name).exists(), name
     assert str(out / "metrics.json") in r.stdout and "EW_F_0.50" in r.stdout
@@ -363,3 +364,35 @@ def test_a_killed_fit_resumes_with_the_same_predictions(data, tmp_path):
         cli("predict", model, data["csv"], "--out", out, "--start", SPLIT, "--quiet")
         preds.append(pd.read_parquet(out))
     pd.testing.assert_frame_equal(preds[0], preds[1])
+
+
+def test_predict_writes_the_alarms_and_report_shows_them(data, tmp_path):
+    "Every predicted event is in alarms.csv with at least one channel; `report` renders them into one HTML page."
+    from esa_adb_hier.core import mask_to_runs
+    model, pred_path = tmp_path / "m", tmp_path / "p" / "pred.parquet"
+    cli("fit", data["csv"], "--out", model, "--channels", "41-43", *FAST)        # scored on its own range: it alarms
+    cli("predict", model, data["csv"], "--out", pred_path, "--quiet")
+    alarms = pd.read_csv(pred_path.parent / "alarms.csv")
+    pred = pd.read_parquet(pred_path)
+    n_events = len(mask_to_runs(pred["is_anomaly"].to_numpy().astype(bool))[0])
+    assert n_events > 0 and alarms["alarm"].nunique() == n_events
+    per_alarm = alarms[alarms["level"] == "channel"].groupby("alarm")["channel"].nunique()
+    assert len(per_alarm) == n_events and (per_alarm >= 1).all()
+    assert len(read_json(pred_path.parent / "alarms.json")) == len(alarms)
+    out = tmp_path / "r.html"
+    r = cli("report", pred_path, data["csv"], "--out", out, "--quiet")
+    html = out.read_text()
+    assert "report of" in r.stdout and html.count("<img") >= 3 and "data:image/png;base64," in html
+    top = alarms[alarms["level"] == "channel"]["channel"].dropna().unique()
+    assert all(c in html for c in top)
+    cli("report", pred_path, data["csv"], "--out", tmp_path / "nope.html", "--model", tmp_path / "none", ok=False)
+    assert not (tmp_path / "nope.html").exists()
+
+
+def test_fit_with_a_search_records_it_in_the_model(data, tmp_path):
+    out = tmp_path / "m"
+    r = cli("fit", data["csv"], "--out", out, "--end", SPLIT, "--channels", "41-42", "--search-trials", 1, *FAST)
+    man = read_json(out / "manifest.json")
+    assert man["search"]["budget"]["trials"] == 1 and {"baseline_score", "best_score", "layers"} <= set(man["search"])
+    assert read_json(out / "fit.run.json")["search"] == man["search"]
+    assert "validation precision" in r.stdout and "fit seconds" in r.stdout
