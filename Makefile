@@ -27,6 +27,7 @@ clean-nbs:
 
 readme:
 	jupyter nbconvert --log-level=WARN --to markdown nbs/index.ipynb --output-dir . --output README
+	sed -i 's#](images/#](nbs/images/#g' README.md   # images live in nbs/ beside the notebooks
 
 bench:
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -113,7 +113,7 @@ def calibrate_held_out(nominal: NominalDetector, mission: Mission) -> dict:
         factors[c] = f
     return factors
 
-# %% ../nbs/07h_hybrid.ipynb #6bd51c89
+# %% ../nbs/07h_hybrid.ipynb #3ba1513d
 class HybridDetector(Detector):
     "Supervised hierarchy where labels exist, label-free detector everywhere else (the `Detector` interface)."
     name = "hybrid"
@@ -183,7 +183,7 @@ class HybridDetector(Detector):
         out.update({f"score_{c}": np.asarray(cols[f"score_{c}"], dtype=np.float32) for c in self.channels_})
         return pd.DataFrame(out, index=mission.index)
 
-# %% ../nbs/07h_hybrid.ipynb #511d1d14
+# %% ../nbs/07h_hybrid.ipynb #9511bedc
 def _save_hybrid(det: HybridDetector, path, overwrite: bool = False) -> Path:
     import tempfile
     with ModelWriter(path, overwrite, "HybridDetector.save") as w:
