@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import logging
 import math
 import os
-import platform
 import shutil
 import signal
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 
@@ -27,16 +24,17 @@ import pandas as pd
 import esa_adb_hier
 from . import modelfolder
 from .core import DataError, atomic_write, check_writable, natural_sort, read_json, write_json
+from .runs import RunRecord, _finite, predictions_table, read_predictions, write_parquet
 
 # %% auto #0
 __all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'MODEL_BYTES_PER_CHANNEL', 'DEMO_DAYS', 'DEMO_TRAIN_FRACTION',
            'DEMO_CHANNELS', 'EXAMPLES', 'parse_time', 'check_range', 'parse_channels', 'detectors', 'detector_class',
            'config_from_dict', 'build_config', 'reader_options', 'load_data', 'check_trainable', 'read_manifest',
-           'check_channels', 'check_length', 'predictions_table', 'write_parquet', 'read_predictions', 'load_labels',
-           'RunRecord', 'describe_data', 'checkpoint_dir', 'fit_detector', 'load_detector', 'predict_mission',
-           'write_report', 'clip_labels', 'score_predictions', 'metrics_dict', 'format_metrics', 'save_figure',
-           'model_bytes', 'fit_summary_text', 'cmd_fit', 'cmd_predict', 'explain_alarms', 'cmd_report', 'cmd_evaluate',
-           'cmd_demo', 'busiest_channels', 'demo_summary', 'build_parser', 'main']
+           'check_channels', 'check_length', 'load_labels', 'describe_data', 'checkpoint_dir', 'fit_detector',
+           'load_detector', 'predict_mission', 'write_report', 'clip_labels', 'score_predictions', 'metrics_dict',
+           'format_metrics', 'save_figure', 'model_bytes', 'fit_summary_text', 'cmd_fit', 'cmd_predict',
+           'explain_alarms', 'cmd_report', 'cmd_evaluate', 'cmd_demo', 'busiest_channels', 'demo_summary',
+           'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #0e9c8e6e
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
@@ -186,43 +184,6 @@ def check_length(detector, mission, where: str):
         raise DataError(f"{where}: the prediction range has {len(mission)} samples ({mission.start} .. {mission.end}), "
                         f"shorter than one pooling window of the model ({need} samples); widen --start/--end")
 
-# %% ../nbs/09_cli.ipynb #da4d940f
-def predictions_table(pred: pd.DataFrame, mission=None) -> pd.DataFrame:
-    "The predictions frame `pred` as the flat table of predictions.parquet: `[id,] timestamp, is_anomaly, score, ...`."
-    for c in ("is_anomaly", "score"):
-        if c not in pred.columns: raise DataError(f"predictions: column {c!r} missing; got {list(pred.columns)[:6]}")
-    chans = natural_sort(c for c in pred.columns if c.startswith("channel_"))
-    scores = [f"score_{c}" for c in chans if f"score_{c}" in pred.columns]
-    out = pd.DataFrame({"timestamp": pd.DatetimeIndex(pred.index).as_unit("ns")})
-    if mission is not None and mission.ids is not None:
-        if len(mission.ids) != len(pred) or not pd.DatetimeIndex(pred.index).equals(mission.index):
-            raise DataError("predictions: rows do not match the data's rows, cannot attach the challenge ids")
-        out.insert(0, "id", np.asarray(mission.ids))
-    out["is_anomaly"] = pred["is_anomaly"].to_numpy().astype(np.uint8)
-    out["score"] = pred["score"].to_numpy().astype(np.float32)
-    for c in chans: out[c] = pred[c].to_numpy().astype(np.uint8)
-    for c in scores: out[c] = pred[c].to_numpy().astype(np.float32)
-    return out
-
-def write_parquet(df: pd.DataFrame, path):
-    "Write `df` to parquet at `path` atomically (no index)."
-    with atomic_write(path, "wb") as f: df.to_parquet(f, index=False)
-
-def read_predictions(path) -> pd.DataFrame:
-    "A predictions.parquet back as a predictions frame indexed by `timestamp` (the `id` column kept if present)."
-    p = Path(path)
-    if not p.exists(): raise DataError(f"PREDICTIONS {p}: no such file")
-    try: df = pd.read_parquet(p)
-    except Exception as e: raise DataError(f"PREDICTIONS {p}: not a parquet file ({type(e).__name__}: {e})") from None
-    missing = [c for c in ("timestamp", "is_anomaly") if c not in df.columns]
-    if missing: raise DataError(f"PREDICTIONS {p}: column(s) {missing} missing; expected the predictions.parquet of `esa-adb-hier predict`")
-    vals = pd.unique(df["is_anomaly"])
-    if not set(np.asarray(vals).tolist()) <= {0, 1}: raise DataError(f"PREDICTIONS {p}: column 'is_anomaly' must be 0/1, found {sorted(vals)[:5]}")
-    df = df.set_index(pd.DatetimeIndex(df["timestamp"], name="timestamp")).drop(columns="timestamp")
-    if not df.index.is_monotonic_increasing or df.index.has_duplicates:
-        raise DataError(f"PREDICTIONS {p}: timestamps are not strictly increasing")
-    return df
-
 # %% ../nbs/09_cli.ipynb #f97f49c0
 def _is_labels_csv(path: Path) -> bool:
     if path.suffix.lower() != ".csv" or not path.is_file(): return False
@@ -251,78 +212,6 @@ def load_labels(path, anomaly_types=None, progress: bool = True, **load):
                         "whose categories come with it (a raw directory's anomaly_types.csv)")
     m = load_data(path, progress=progress, **load)
     return m.labels, m
-
-# %% ../nbs/09_cli.ipynb #cf32e20b
-class RunRecord:
-    "Logging, stage timings and the `<name>.run.json` record of one command."
-    def __init__(self, command: str, argv, out_dir, name: str, quiet: bool = False, debug: bool = False):
-        self.command, self.argv, self.out_dir, self.name = command, list(argv), Path(out_dir), name
-        self.quiet, self.debug = quiet, debug
-        self.info = {"command": command, "argv": self.argv, "package_version": esa_adb_hier.__version__,
-                     "python": platform.python_version(), "platform": platform.platform(),
-                     "started": pd.Timestamp.now(tz="UTC").isoformat()}
-        self.timings, self.outputs = {}, {}
-        self._t0 = time.perf_counter()
-
-    @property
-    def log_path(self) -> Path: return self.out_dir / f"{self.name}.log"
-    @property
-    def record_path(self) -> Path: return self.out_dir / f"{self.name}.run.json"
-
-    def __enter__(self):
-        fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-        self._buf = io.StringIO()
-        self._handlers = [logging.StreamHandler(sys.stderr), logging.StreamHandler(self._buf)]
-        self._handlers[0].setLevel(logging.DEBUG if self.debug else logging.WARNING if self.quiet else logging.INFO)
-        self._handlers[1].setLevel(logging.DEBUG if self.debug else logging.INFO)
-        for h in self._handlers: h.setFormatter(fmt); log.addHandler(h)
-        self._level, self._propagate = log.level, log.propagate
-        log.setLevel(logging.DEBUG if self.debug else logging.INFO); log.propagate = False
-        logging.captureWarnings(True)
-        logging.getLogger("py.warnings").addHandler(self._handlers[1])
-        log.info("esa-adb-hier %s", " ".join(self.argv))
-        return self
-
-    def __exit__(self, etype, e, tb):
-        self.info["wall_s"] = round(time.perf_counter() - self._t0, 3)
-        self.info["status"] = "ok" if etype is None else "error"
-        if etype is not None: self.info["error"] = f"{etype.__name__}: {e}"
-        if etype is None: log.info("%s finished in %.1f s", self.command, self.info["wall_s"])
-        try:
-            if etype is None or (not issubclass(etype, DataError) and self.out_dir.is_dir()): self.write()
-        finally:
-            for h in self._handlers: log.removeHandler(h)
-            logging.getLogger("py.warnings").removeHandler(self._handlers[1])
-            logging.captureWarnings(False)
-            log.setLevel(self._level); log.propagate = self._propagate
-        return False
-
-    @contextlib.contextmanager
-    def stage(self, name: str):
-        "Time the block as stage `name` and log its start and end."
-        log.info("%s ...", name)
-        t0 = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - t0, 3)
-        log.info("%s done in %.1f s", name, self.timings[name])
-
-    def output(self, kind: str, path):
-        "Note that file `path` (of kind `kind`) was written."
-        self.outputs[kind] = str(path); log.info("wrote %s: %s", kind, path)
-
-    def write(self):
-        "Write `<name>.run.json` and `<name>.log` next to the outputs."
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        rec = {**self.info, "timings_s": self.timings, "outputs": self.outputs}
-        write_json(_finite(rec), self.record_path)
-        with atomic_write(self.log_path, "w") as f: f.write(self._buf.getvalue())
-
-def _finite(o):
-    "`o` with NaN / inf floats replaced by None, so the JSON is strict."
-    if isinstance(o, dict): return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_finite(v) for v in o]
-    if isinstance(o, (float, np.floating)) and not math.isfinite(o): return None
-    return o
 
 # %% ../nbs/09_cli.ipynb #cecc4434
 def describe_data(mission, path) -> dict:
