@@ -235,10 +235,10 @@ def table(parts: dict) -> str:
     for part, key in (("synthetic", None), ("smap", "end_to_end"), ("smap", "mean_over_channels")):
         if part not in parts or (key is not None and key not in parts[part]): continue
         d = parts[part] if key is None else parts[part][key]
-        lines.append(f"{part}: " + {None: "", "end_to_end": f"(all {parts[part]['channels']} channels laid end to "
-                                                            "end: the ranking)",
-                                     "mean_over_channels": f"(mean over the {parts[part]['scored_channels']} channels "
-                                                           "with events)"}[key])
+        caption = ("" if key is None else
+                   f"(all {parts[part]['channels']} channels laid end to end: the ranking)" if key == "end_to_end" else
+                   f"(mean over the {parts[part]['scored_channels']} channels with events)")
+        lines.append(f"{part}: {caption}")
         lines.append(f"  {'detector':<12}" + "".join(f"{k:>20}" for k in METRICS))
         for name in ("autoencoder", "GlobalSTD5", "GlobalSTD3"):
             lines.append(f"  {name:<12}" + "".join(f"{d[name][k]:>20.3f}" for k in METRICS))
