@@ -38,7 +38,8 @@ def main(argv=None) -> dict:
     from dask.distributed import Client, LocalCluster
     from esa_adb_hier.data import load_mission
     from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
-    from esa_adb_hier.synthetic import make_mission, write_raw_mission
+    from esa_adb_hier.synthetic import make_mission
+    from esa_adb_hier.synthetic_raw import write_raw_mission
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     write_raw_mission(make_mission(a.days, seed=11, channels=CHANNELS), tmp / "raw")

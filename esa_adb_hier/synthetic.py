@@ -7,20 +7,19 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from .core import (DataError, Mission, atomic_write, child_seed, mission1_channels, mission1_labels,
-                               name_number, natural_key, natural_sort, validate_channels)
+from .core import (DataError, Mission, child_seed, mission1_channels, mission1_labels, name_number,
+                               natural_key, natural_sort, validate_channels)
 
 # %% auto #0
 __all__ = ['MISSION1_TELECOMMANDS', 'ANOMALY_CLASSES', 'RARE_EVENT_CLASSES', 'GAP_CLASS', 'SUBTLE_SHARE', 'EVENT_AMPLITUDES',
            'RARE_MODE_AFTER', 'CHANNEL_KINDS', 'event_templates', 'channel_kinds', 'MissionPlan', 'plan_mission',
-           'channel_raw', 'anomaly_types', 'make_mission', 'plot_channels', 'write_raw_mission', 'generate_raw_mission']
+           'channel_raw', 'anomaly_types', 'make_mission', 'plot_channels']
 
 # %% ../nbs/02_synthetic.ipynb #0e4dde79
 MISSION1_TELECOMMANDS = ("telecommand_36", "telecommand_38", "telecommand_39", "telecommand_40", "telecommand_244",
@@ -740,111 +739,3 @@ def plot_channels(mission: Mission, channels: Sequence[str], start=None, end=Non
     axes[0, 0].legend(handles, list(_CATEGORY_COLOURS), fontsize=7, loc="upper right", ncol=3)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/02_synthetic.ipynb #dfb27bf0
-def _iso_ms(ts: pd.Series, up: bool) -> pd.Series:
-    "Timestamps as ISO-8601 strings with milliseconds and a trailing Z, rounded up (`up`) or down to the millisecond."
-    ts = pd.Series(pd.DatetimeIndex(ts).as_unit("ns"))
-    ts = ts.dt.ceil("ms") if up else ts.dt.floor("ms")
-    return ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
-
-def _write_pickle(df: pd.DataFrame, path: Path):
-    "A DataFrame as a zip-compressed pandas pickle, written atomically."
-    with atomic_write(path, "wb") as f:                  # fast deflate: 4x quicker than the default level, 5 % larger
-        df.to_pickle(f, compression={"method": "zip", "archive_name": path.stem + ".pkl", "compresslevel": 1})
-
-def _write_csv(df: pd.DataFrame, path: Path):
-    with atomic_write(path, "w") as f: df.to_csv(f, index=False, lineterminator="\n")
-
-def _raw_frame(name: str, t_ns: np.ndarray, values: np.ndarray) -> pd.DataFrame:
-    idx = pd.DatetimeIndex(t_ns.astype("datetime64[ns]"), name="datetime")
-    return pd.DataFrame({name: values}, index=idx)
-
-def _write_tables(root: Path, channels: pd.DataFrame, channel_names: list, telecommands: list, labels: pd.DataFrame,
-                  types: pd.DataFrame | None):
-    "channels.csv, telecommands.csv, labels.csv and anomaly_types.csv of the raw layout."
-    ch = channels[channels["Channel"].isin(channel_names)].copy()
-    ch = ch.iloc[sorted(range(len(ch)), key=lambda i: natural_key(ch["Channel"].iloc[i]))]
-    if "Physical Unit" not in ch.columns: ch["Physical Unit"] = ""
-    ch["Target"] = np.where(ch["Target"].astype(bool), "YES", "NO")
-    _write_csv(ch[["Channel", "Subsystem", "Physical Unit", "Group", "Target"]], root / "channels.csv")
-    _write_csv(pd.DataFrame({"Telecommand": telecommands, "Priority": 3}), root / "telecommands.csv")
-    labels = labels[labels["Channel"].isin(channel_names)]                    # rows of channels that are written
-    _write_csv(pd.DataFrame({"ID": labels["ID"].astype(str).to_numpy(),
-                             "Channel": labels["Channel"].astype(str).to_numpy(),
-                             "StartTime": _iso_ms(labels["StartTime"], up=True).to_numpy(),
-                             "EndTime": _iso_ms(labels["EndTime"], up=False).to_numpy()}), root / "labels.csv")
-    cols = ["ID", "Class", "Subclass", "Category", "Dimensionality", "Locality", "Length"]
-    if types is None:                                              # derived from the labels
-        g = labels.groupby("ID", sort=False)
-        types = pd.DataFrame({"ID": list(g.groups), "Category": g["Category"].first().to_numpy(),
-                              "Class": g["Class"].first().to_numpy() if "Class" in labels.columns else "",
-                              "Dimensionality": np.where(g["Channel"].nunique().to_numpy() > 1, "Multivariate",
-                                                         "Univariate")})
-    types = types.copy()
-    for c in cols:
-        if c not in types.columns: types[c] = ""
-    _write_csv(types[cols], root / "anomaly_types.csv")
-
-# %% ../nbs/02_synthetic.ipynb #a1fb376d
-def write_raw_mission(mission: Mission, path, seed: int = 0) -> Path:
-    """Write `mission` in the ESA-ADB raw layout under `path`: irregular raw samples (one per change of value, at a
-    random millisecond before the grid point that first shows it) that zero-order-hold back exactly to the mission's
-    values."""
-    root = Path(path)
-    idx = mission.index.as_unit("ns").asi8
-    if len(idx) == 0: raise DataError(f"mission {mission.name!r} is empty: nothing to write")
-    d = np.diff(idx)
-    regular = len(d) == 0 or bool((d == d[0]).all())
-    # room before each point
-    gap_ms = np.concatenate(([0], d // 1_000_000)) if regular else np.zeros(len(idx), np.int64)
-    for c in mission.channel_names:
-        v = mission.values[c].to_numpy(np.float32)
-        nan = np.isnan(v)
-        change = np.concatenate(([True], (v[1:] != v[:-1]) & ~(nan[1:] & nan[:-1]) | (nan[1:] != nan[:-1])))
-        change[-1] = True
-        k = np.flatnonzero(change)
-        r = np.random.default_rng(child_seed(seed, c, "write"))
-        back = (r.random(k.size) * np.maximum(gap_ms[k], 1)).astype(np.int64)  # [0, room) ms before the grid point
-        back[(k == 0) | (k == len(idx) - 1)] = 0  # the first and last instants exactly
-        _write_pickle(_raw_frame(c, idx[k] - back * 1_000_000, v[k].astype(np.float64)),
-                      root / "channels" / f"{c}.zip")
-    for c in mission.telecommand_names:
-        k = np.flatnonzero(mission.telecommands[c].to_numpy() != 0)
-        r = np.random.default_rng(child_seed(seed, c, "write"))
-        back = np.where(k > 0, (r.random(k.size) * np.maximum(gap_ms[k], 1)).astype(np.int64), 0)
-        _write_pickle(_raw_frame(c, idx[k] - back * 1_000_000, np.ones(k.size, np.int64)),
-                      root / "telecommands" / f"{c}.zip")
-    _write_tables(root, mission.channels, mission.channel_names, mission.telecommand_names, mission.labels,
-                  mission.anomaly_types)
-    return root
-
-# %% ../nbs/02_synthetic.ipynb #24238244
-def generate_raw_mission(path, days: float = 60, seed: int = 0, channels=None, period="30s", start="2000-01-01",
-                         anomaly_rate: float = 0.02, n_telecommands: int = 11, rare_event_share: float = 0.4,
-                         n_comm_gaps: int | None = None, gap_rate: float = 0.5, progress: bool = False) -> dict:
-    """Generate a synthetic mission straight to the ESA-ADB raw layout under `path`, one channel at a time (same
-    arguments and the same data as `make_mission`). Returns raw point counts per channel and in total."""
-    from tqdm import tqdm
-    root = Path(path)
-    custom, names = _select(mission1_channels(), channels)
-    plan = plan_mission(days, seed, custom, period, start, anomaly_rate, n_telecommands, rare_event_share, n_comm_gaps,
-                        gap_rate)
-    names = natural_sort(plan.channels["Channel"]) if names is None else names
-    t0_ns = plan.start.as_unit("ns").value
-    points, rows = {}, []
-    for c in tqdm(names, desc="channels", disable=not progress, leave=False):
-        t, v, lab = channel_raw(plan, c)
-        keep = np.concatenate(([True], v[1:] != v[:-1])); keep[-1] = True  # unchanged repeats are not sent
-        _write_pickle(_raw_frame(c, t0_ns + t[keep] * 1_000_000, v[keep].astype(np.float64)),
-                      root / "channels" / f"{c}.zip")
-        points[c] = int(keep.sum()); rows += [(eid, c, a, b) for eid, a, b in lab]
-        del t, v, keep
-    for c, te in plan.telecommands.items():
-        _write_pickle(_raw_frame(c, t0_ns + te * 1_000_000, np.ones(te.size, np.int64)),
-                      root / "telecommands" / f"{c}.zip")
-    _write_tables(root, plan.channels, names, list(plan.telecommands), _labels_frame(plan, rows, names),
-                  anomaly_types(plan))
-    return {"path": root, "channels": len(names), "raw_points": int(sum(points.values())),
-            "points_per_channel": points,
-            "grid_points": plan.n}

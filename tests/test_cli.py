@@ -53,7 +53,8 @@ def in_process(capsys, *args):
 def data(tmp_path_factory):
     "One small synthetic mission written as a raw directory, a preprocessed CSV and challenge parquet files."
     from esa_adb_hier.data import write_challenge, write_preprocessed_csv
-    from esa_adb_hier.synthetic import make_mission, write_raw_mission
+    from esa_adb_hier.synthetic import make_mission
+    from esa_adb_hier.synthetic_raw import write_raw_mission
     d = tmp_path_factory.mktemp("cli_data")
     m = make_mission(days=DAYS, seed=SEED, channels=CHANNELS)
     write_raw_mission(m, d / "raw")

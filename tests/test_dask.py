@@ -11,7 +11,8 @@ from dask.distributed import Client, LocalCluster
 from esa_adb_hier.core import DataError
 from esa_adb_hier.data import load_mission
 from esa_adb_hier.ensemble import HierarchicalDetector
-from esa_adb_hier.synthetic import make_mission, write_raw_mission
+from esa_adb_hier.synthetic import make_mission
+from esa_adb_hier.synthetic_raw import write_raw_mission
 
 BUDGET_S = 120
 

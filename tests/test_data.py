@@ -489,7 +489,8 @@ def test_trust_pickles_reads_with_pandas(tmp_path, raw76):
 
 def test_every_pickle_of_the_synthetic_writers_loads(tmp_path):
     from esa_adb_hier.raw import _read_pickle
-    from esa_adb_hier.synthetic import generate_raw_mission, make_mission, write_raw_mission
+    from esa_adb_hier.synthetic import make_mission
+    from esa_adb_hier.synthetic_raw import generate_raw_mission, write_raw_mission
     write_raw_mission(make_mission(days=3, seed=2, channels=["channel_12", "channel_41", "channel_5"]), tmp_path / "w")
     generate_raw_mission(tmp_path / "g", days=3, seed=2, channels=["channel_13", "channel_60", "channel_7"])
     files = sorted((tmp_path / "w").rglob("*.zip")) + sorted((tmp_path / "g").rglob("*.zip"))

@@ -28,7 +28,8 @@ def test_python_blocks_are_found():
 
 
 def test_readme_python_runs_as_a_script(tmp_path):
-    from esa_adb_hier.synthetic import make_mission, write_raw_mission
+    from esa_adb_hier.synthetic import make_mission
+    from esa_adb_hier.synthetic_raw import write_raw_mission
     write_raw_mission(make_mission(days=16, seed=1, start="2006-12-20"), tmp_path / "ESA-Mission1")
     script = tmp_path / "readme.py"
     script.write_text("\n".join(python_blocks((REPO / "README.md").read_text())))

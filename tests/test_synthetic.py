@@ -8,7 +8,8 @@ from esa_adb_hier.data import load_raw_mission
 from esa_adb_hier.baselines import global_std_flags
 from esa_adb_hier.events import challenge_fscore
 from esa_adb_hier.synthetic import (ANOMALY_CLASSES, MISSION1_TELECOMMANDS, RARE_EVENT_CLASSES, channel_raw,
-                                    generate_raw_mission, make_mission, plan_mission, write_raw_mission)
+                                    make_mission, plan_mission)
+from esa_adb_hier.synthetic_raw import generate_raw_mission, write_raw_mission
 
 FEW = ["channel_4", "channel_14", "channel_41", "channel_42", "channel_44", "channel_54", "channel_62", "channel_70"]
 LABEL_COLS = ["ID", "Channel", "StartTime", "EndTime", "Category"]
