@@ -495,7 +495,8 @@ DEMO_CHANNELS = None   # None: every channel of the Mission 1 table
 def cmd_demo(args, argv) -> int:
     "`esa-adb-hier demo [--out DIR] [--days D] [--seed S]`"
     from esa_adb_hier.data import load_mission
-    from esa_adb_hier.synthetic import make_mission, write_raw_mission
+    from esa_adb_hier.synthetic import make_mission
+    from esa_adb_hier.synthetic_raw import write_raw_mission
     from esa_adb_hier import plots as ev
     out = Path(args.out)
     if out.exists() and not out.is_dir(): raise DataError(f"--out {out}: exists and is not a directory")
