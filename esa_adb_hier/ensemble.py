@@ -99,7 +99,9 @@ def _telecommand_rows(mission: Mission, names: list, cfg: HierarchicalConfig) ->
     ranges, rows = {}, {}
     for s in cfg.scales:
         key = scale_key(s); ranges[key] = scale_rows(n, s)
-        rows[key] = telecommand_row_features(tc, *ranges[key], names).to_numpy(np.float32) if names else np.zeros((len(ranges[key][0]), 0), np.float32)
+        rows[key] = telecommand_row_features(tc, *ranges[key],
+                                             names).to_numpy(np.float32) if names else np.zeros((len(ranges[key][0]),
+                                                                                                 0), np.float32)
     return ranges, rows
 
 def _groups_of(mission: Mission, channels: list) -> dict:
@@ -127,17 +129,20 @@ def _plan(self: HierarchicalDetector, n: int) -> tuple:
     cfg = self.config
     if cfg.aggregator == "max" and cfg.cca_fraction == 0: train, cca = slice(0, n), slice(n, n)
     else: train, cca = cca_split(n, cfg.cca_fraction)
-    try: plan = two_level_masks(train.stop, cfg.n_outer, cfg.n_inner, cfg.outer_fraction, cfg.inner_fraction, cfg.mining_fraction)
+    try: plan = two_level_masks(train.stop, cfg.n_outer, cfg.n_inner, cfg.outer_fraction, cfg.inner_fraction,
+                                cfg.mining_fraction)
     except DataError as e: raise DataError(f"fit range of {n} samples: {e}") from None
     check_plan(plan, cca=cca if cca.stop > cca.start else None)
     for s in cfg.scales:                                        # every block must hold at least one whole pooled row
         st, sp = scale_rows(n, s); st = row_support(st, s)
         sets = [("x_cca", [(cca.start, cca.stop)])] if cca.stop > cca.start else []
-        sets += [(f"x_{c.n}", c.stack) for c in plan.configs if c.m == 0] + [(f"base of ({c.n},{c.m})", c.base) for c in plan.configs]
+        sets += [(f"x_{c.n}", c.stack) for c in plan.configs if c.m == 0] + [(f"base of ({c.n},{c.m})",
+                                                                              c.base) for c in plan.configs]
         for name, bl in sets:
             if len(rows_in_blocks(st, sp, bl)) == 0:
                 longest = max(b - a for a, b in bl)
-                raise DataError(f"fit range too short: {name} ({longest} samples at most in one piece) holds no pooled row of scale "
+                raise DataError(f"fit range too short: {name} ({longest} samples at most in one piece) holds no "
+                                "pooled row of scale "
                                 f"{s['length']} (one row spans {cfg.scale_span(s)} samples); fit on a longer range or use smaller "
                                 f"scales/fewer masks (keys 'scales', 'n_outer', 'cca_fraction')")
     return plan, (cca.start, cca.stop)
@@ -187,7 +192,8 @@ def _fit(self: HierarchicalDetector, mission: Mission, progress: bool, checkpoin
     targets = self._check_fit_input(mission)
     if data_path is None and data_options is not None: raise DataError("data_options: given without data_path")
     if data_path is not None:
-        if client is None: raise DataError("data_path: only used with client= (the workers read their channel from it)")
+        if client is None: raise DataError("data_path: only used with client= (the workers read their channel from "
+                                           "it)")
         if not Path(data_path).exists(): raise DataError(f"data_path {data_path}: not found")
     ckpt = Checkpoint(checkpoint) if checkpoint is not None else None          # checked before any work is done
     cl, opened = connect(client) if client is not None else (None, False)
@@ -203,7 +209,8 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
     log.debug("config: %s", cfg.to_json())
     n = len(mission)
     plan, cca = self._plan(n)
-    plan_d = [{"n": c.n, "m": c.m, "stack": list(c.stack), "mine": list(c.mine), "base": list(c.base)} for c in plan.configs]
+    plan_d = [{"n": c.n, "m": c.m, "stack": list(c.stack), "mine": list(c.mine),
+               "base": list(c.base)} for c in plan.configs]
     tcs = list(mission.telecommand_names)
     ranges, tc_rows = _telecommand_rows(mission, tcs, cfg)
     cfg_d = cfg.to_dict(); cats = list(cfg.categories)
@@ -228,20 +235,25 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
         rows = rows_in_blocks(row_support(st, s), sp, [cca] if cca[1] > cca[0] else [])
         cvp = np.array([res[ch]["scales"][key]["cv_precision"] for ch in targets])
         w = reducer_weights(cvp, cfg.eps, cfg.weight_power)
-        P = np.column_stack([res[ch]["scales"][key]["cca_scores"] for ch in targets]) if len(rows) else np.zeros((0, len(targets)))
+        P = np.column_stack([res[ch]["scales"][key]["cca_scores"] for ch in targets]) if len(rows) else np.zeros((0,
+                                                                                                                  len(targets)))
         Z = group_reduce(P, w, gidx, cfg.reducer, cfg.gamma, cfg.delta, cfg.beta)
         agg = fit_aggregator(Z, P, row_labels(y_global, st, sp)[rows], cfg, child_seed(cfg.seed, "aggregator", key))
-        if agg.get("fallback"): notes.append(f"{key} aggregator: {agg['fallback']}; using the max of the channel scores")
-        self.layer3_[key] = {"cv_precision": cvp.tolist(), "weights": w.tolist(), "aggregator": agg, "cca_rows": int(len(rows)),
+        if agg.get("fallback"): notes.append(f"{key} aggregator: {agg['fallback']}; using the max of the channel "
+                                             "scores")
+        self.layer3_[key] = {"cv_precision": cvp.tolist(), "weights": w.tolist(), "aggregator": agg,
+                             "cca_rows": int(len(rows)),
                              "cca_positives": int(row_labels(y_global, st, sp)[rows].sum())}
     timings["layer3"] = time.perf_counter() - t3
-    self.models_ = {ch: {k: {kk: vv for kk, vv in v.items() if kk != "cca_scores"} for k, v in res[ch]["scales"].items()} for ch in targets}
+    self.models_ = {ch: {k: {kk: vv for kk, vv in v.items() if kk != "cca_scores"} for k,
+                         v in res[ch]["scales"].items()} for ch in targets}
     self.channels_, self.telecommands_ = list(targets), tcs
     self.train_range_ = [str(mission.start), str(mission.end)]
     self.plan_, self.cca_ = plan.to_dict(), list(cca)
     self.notes_ = notes
     self.timings_ = {"fit": {**timings, "wall": time.perf_counter() - t_start}}
-    if notes: log.info("%d model(s) used a fallback where their training rows held too little to learn from, as expected on "
+    if notes: log.info("%d model(s) used a fallback where their training rows held too little to learn from, as "
+                       "expected on "
                        "short ranges and channels with few events (see the per-channel job, 07b_ensemble_channel); e.g. %s (all in detector.notes_)",
                        len(notes), notes[0])
     log.info("fit timings (s): %s", json.dumps({k: round(v, 2) for k, v in self.timings_["fit"].items()}))
@@ -249,16 +261,19 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
 # %% ../nbs/07c_ensemble.ipynb #a90b19c8
 @patch
 def _check_predict_input(self: HierarchicalDetector, mission: Mission):
-    if not self.is_fitted: raise DataError("HierarchicalDetector: not fitted; call fit(mission) or HierarchicalDetector.load(dir) first")
+    if not self.is_fitted: raise DataError("HierarchicalDetector: not fitted; call fit(mission) or "
+                                           "HierarchicalDetector.load(dir) first")
     check_mission(mission, "HierarchicalDetector.predict")
     w = f"mission {mission.name!r}"
     miss = [c for c in self.channels_ if c not in mission.channel_names]
-    if miss: raise DataError(f"{w}: channel(s) {miss[:8]} of the model are missing ({len(miss)} of {len(self.channels_)})")
+    if miss: raise DataError(f"{w}: channel(s) {miss[:8]} of the model are missing ({len(miss)} of "
+                             f"{len(self.channels_)})")
     miss = [c for c in self.telecommands_ if c not in mission.telecommand_names]
     if miss: raise DataError(f"{w}: telecommand(s) {miss[:8]} of the model are missing")
     if getattr(self, "autoencoder_", None) is not None: self.autoencoder_.check_mission(mission)
     if len(mission) < self.min_samples():
-        raise DataError(f"{w}: the prediction range has {len(mission)} samples, shorter than one pooling window of the model "
+        raise DataError(f"{w}: the prediction range has {len(mission)} samples, shorter than one pooling window of "
+                        "the model "
                         f"({self.min_samples()} samples for segment length {max(s['length'] for s in self.config.scales)})")
 
 @patch
@@ -273,7 +288,8 @@ def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dic
     ae_rows = autoencoder_rows(ae, mission, self.channels_, cfg) if ae is not None else {}
     t_ae = time.perf_counter() - t_ae
     from joblib import delayed
-    jobs = [delayed(predict_channel)(ch, mission.values[ch].to_numpy(np.float32), tc_rows, self.models_[ch], cfg_d, ae_rows.get(ch))
+    jobs = [delayed(predict_channel)(ch, mission.values[ch].to_numpy(np.float32), tc_rows, self.models_[ch], cfg_d,
+                                     ae_rows.get(ch))
             for ch in self.channels_]
     res = {r["channel"]: r for r in _run_jobs(jobs, cfg.n_jobs, progress, "predict channels")}
     timings = dict.fromkeys(STAGES, 0.0); timings["features"] += t_ae
@@ -292,7 +308,8 @@ def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dic
     score = np.clip(np.max(out["score"], axis=0), 0, 1)
     alarm = np.any(out["alarm"], axis=0)
     ch_score = np.clip(np.max(out["channels"], axis=0), 0, 1)
-    ch_alarm = np.column_stack([widen_mask(ch_score[:, j] >= cfg.channel_threshold, cfg.widen) for j in range(ch_score.shape[1])]) & alarm[:, None]
+    ch_alarm = np.column_stack([widen_mask(ch_score[:, j] >= cfg.channel_threshold,
+                                           cfg.widen) for j in range(ch_score.shape[1])]) & alarm[:, None]
     timings["layer3"] = time.perf_counter() - t3
     self.timings_ = {**getattr(self, "timings_", {}), "predict": {**timings, "wall": time.perf_counter() - t0}}
     log.info("predict timings (s): %s", json.dumps({k: round(v, 2) for k, v in self.timings_["predict"].items()}))

@@ -44,7 +44,8 @@ def telecommand_row_features(pulses, starts, stops, names: Sequence[str] = ()) -
     names = list(names) or [f"tc{j}" for j in range(pulses.shape[1])]
     out = {}
     pos = np.arange(len(pulses), dtype=np.int64)
-    for j, name in enumerate(names):                       # one pass per telecommand (a handful), vectorised over samples
+    # one pass per telecommand (a handful), vectorised over samples
+    for j, name in enumerate(names):
         p = pulses[:, j] > 0
         c = np.concatenate(([0], np.cumsum(p, dtype=np.int64)))
         last = np.maximum.accumulate(np.where(p, pos, -1)) if len(p) else p.astype(np.int64)
@@ -85,7 +86,8 @@ def rows_to_samples(values, starts, stops, n: int, how: str = "mean") -> np.ndar
     "Per-sample score from row scores: the `mean` or the `min` over the rows covering each sample; uncovered samples filled."
     if how not in SPREADS: raise DataError(f"rows_to_samples: how must be one of {list(SPREADS)}, got {how!r}")
     v = np.asarray(values, dtype=np.float64)
-    out = spread_to_samples(v, starts, stops, n, how="mean") if how == "mean" else -spread_to_samples(-v, starts, stops, n, how="max")
+    out = spread_to_samples(v, starts, stops, n, how="mean") if how == "mean" else -spread_to_samples(-v, starts,
+                                                                                                      stops, n, how="max")
     return fill_uncovered(out) if out.ndim == 1 else np.column_stack([fill_uncovered(c) for c in out.T])
 
 # %% ../nbs/07a_ensemble_models.ipynb #5b39c963
@@ -94,12 +96,14 @@ def xgb_params(p: dict, seed: int) -> dict:
     return {"objective": "binary:logistic", "tree_method": "hist", "eval_metric": "logloss", "verbosity": 0,
             "max_depth": int(p["max_depth"]), "eta": float(p["learning_rate"]), "subsample": float(p["subsample"]),
             "colsample_bytree": float(p["colsample_bytree"]), "min_child_weight": float(p["min_child_weight"]),
-            "scale_pos_weight": float(p["scale_pos_weight"]), "max_bin": int(p["max_bin"]), "lambda": float(p["reg_lambda"]),
+            "scale_pos_weight": float(p["scale_pos_weight"]), "max_bin": int(p["max_bin"]),
+                "lambda": float(p["reg_lambda"]),
             "seed": int(seed) % 2**31, "nthread": 1}
 
 def train_xgb(X, y, p: dict, seed: int, weight=None, eval_set: tuple | None = None) -> dict:
     """An XGBoost classifier on rows `X`, labels `y` (optional row `weight`) as plain data; a constant model when `y`
-    holds one class. With `eval_set=(X_val, y_val[, w_val])` and `p["early_stopping_rounds"] > 0`, boosting stops once the
+    holds one class. With `eval_set=(X_val, y_val[, w_val])` and `p["early_stopping_rounds"] > 0`, boosting stops once
+    the
     validation log-loss has not improved for that many rounds and the model keeps the trees up to the best round."""
     y = np.asarray(y, dtype=np.float32)
     if len(y) == 0 or y.min() == y.max(): return {"kind": "constant", "value": float(y[0]) if len(y) else 0.0}
@@ -109,11 +113,13 @@ def train_xgb(X, y, p: dict, seed: int, weight=None, eval_set: tuple | None = No
     if stop > 0 and eval_set is not None and len(eval_set[1]) > 0:
         dv = xgb.DMatrix(np.asarray(eval_set[0], dtype=np.float32), label=np.asarray(eval_set[1], dtype=np.float32),
                          weight=eval_set[2] if len(eval_set) > 2 else None, nthread=1)
-        bst = xgb.train(xgb_params(p, seed), d, num_boost_round=rounds, evals=[(dv, "val")], early_stopping_rounds=stop,
+        bst = xgb.train(xgb_params(p, seed), d, num_boost_round=rounds, evals=[(dv, "val")],
+                        early_stopping_rounds=stop,
                         verbose_eval=False)
         bst = bst[: bst.best_iteration + 1]
     else: bst = xgb.train(xgb_params(p, seed), d, num_boost_round=rounds)
-    return {"kind": "xgb", "raw": bytes(bst.save_raw("ubj")), "n_features": int(np.shape(X)[1]), "trees": int(bst.num_boosted_rounds())}
+    return {"kind": "xgb", "raw": bytes(bst.save_raw("ubj")), "n_features": int(np.shape(X)[1]),
+            "trees": int(bst.num_boosted_rounds())}
 
 def _booster(model: dict):
     "The booster of an `xgb` model dict, loaded from its bytes once and cached in the dict."
@@ -123,7 +129,8 @@ def _booster(model: dict):
         b = xgb.Booster(params={"nthread": 1})
         try: b.load_model(bytearray(model["raw"]))
         except xgb.core.XGBoostError as e:
-            raise DataError(f"{model.get('_where', 'base model')}: not a readable XGBoost model ({str(e).strip()[:200]})") from None
+            raise DataError(f"{model.get('_where', 'base model')}: not a readable XGBoost model "
+                            f"({str(e).strip()[:200]})") from None
         model["_booster"] = b
     return b
 
@@ -133,7 +140,8 @@ def predict_xgb(model: dict, X) -> np.ndarray:
     if model["kind"] == "constant": return np.full(n, model["value"], dtype=np.float64)
     if n == 0: return np.zeros(0)
     X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.shape[1] != model["n_features"]: raise DataError(f"base model expects {model['n_features']} features, got {X.shape[1]}")
+    if X.shape[1] != model["n_features"]: raise DataError(f"base model expects {model['n_features']} features, got "
+                                                          f"{X.shape[1]}")
     return _booster(model).inplace_predict(X).astype(np.float64)
 
 def fit_logistic(X, y, p: dict, seed: int, fallback: str = "mean") -> dict:
@@ -143,7 +151,8 @@ def fit_logistic(X, y, p: dict, seed: int, fallback: str = "mean") -> dict:
     if len(y) == 0 or y.all() or not y.any(): return {"kind": fallback}
     solver = "liblinear" if p["penalty"] == "l1" else "lbfgs"
     kw = {} if p["penalty"] == "l2" else {"penalty": "l1"}
-    lr = LogisticRegression(C=float(p["C"]), class_weight=p["class_weight"], solver=solver, max_iter=int(p["max_iter"]),
+    lr = LogisticRegression(C=float(p["C"]), class_weight=p["class_weight"], solver=solver,
+                            max_iter=int(p["max_iter"]),
                             random_state=int(seed) % 2**31, **kw)
     lr.fit(np.asarray(X, dtype=np.float64), y)
     return {"kind": "lr", "coef": [float(v) for v in lr.coef_.ravel()], "intercept": float(lr.intercept_[0])}
@@ -190,7 +199,8 @@ def _torch_single_thread(seed: int):
     finally: torch.set_num_threads(old)
 
 def _lstm_net(torch, n_in: int, hidden: int):
-    return torch.nn.ModuleDict({"lstm": torch.nn.LSTM(n_in, hidden, batch_first=True), "head": torch.nn.Linear(hidden, 1)})
+    return torch.nn.ModuleDict({"lstm": torch.nn.LSTM(n_in, hidden, batch_first=True), "head": torch.nn.Linear(hidden,
+                                                                                                               1)})
 
 def _lstm_windows(Z: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     "Rows of `Z` cut into consecutive windows (zero-padded at the end) and the mask of real rows."
@@ -236,7 +246,8 @@ def fit_aggregator(Z, P, y, config: HierarchicalConfig, seed: int) -> dict:
     y = np.asarray(y, dtype=bool)
     kind = config.aggregator
     if kind == "max": return {"kind": "max"}
-    if len(y) == 0 or y.all() or not y.any(): return {"kind": "max", "fallback": f"x_cca rows hold one class only ({int(y.sum())} of {len(y)} positive)"}
+    if len(y) == 0 or y.all() or not y.any(): return {"kind": "max",
+                                                      "fallback": f"x_cca rows hold one class only ({int(y.sum())} of {len(y)} positive)"}
     with threadpool_limits(1):
         if kind == "lr": return fit_logistic(Z, y, config.aggregator_lr, seed, fallback="max")
         if kind == "xgb": return train_xgb(Z, y, config.aggregator_xgb, seed)
