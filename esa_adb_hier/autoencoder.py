@@ -106,7 +106,8 @@ class AEConfig(DetectorConfig):
 
 # %% ../nbs/06_autoencoder.ipynb #0c911fb5
 def window_starts(n: int, window: int, stride: int = 1, lo: int = 0, hi: int | None = None) -> np.ndarray:
-    "Starts of the windows of length `window` inside rows `[lo, hi)` every `stride` samples, plus a right-aligned last one."
+    """Starts of the windows of length `window` inside rows `[lo, hi)` every `stride` samples, plus a right-aligned
+    last one."""
     hi = n if hi is None else hi
     if not 0 <= lo <= hi <= n: raise DataError(f"window range [{lo}, {hi}) does not fit {n} rows")
     if hi - lo < window: return np.zeros(0, np.int64)
@@ -126,7 +127,8 @@ def windows_any(mask: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray
 
 # %% ../nbs/06_autoencoder.ipynb #eb8f5f16
 def spread_max(out: np.ndarray, starts: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
-    "In place: `out[s + j] = max(out[s + j], values)` for every window start `s` and offset `j < window` (`out` NaN-initialised or not)."
+    """In place: `out[s + j] = max(out[s + j], values)` for every window start `s` and offset `j < window` (`out`
+    NaN-initialised or not)."""
     values = np.asarray(values, out.dtype)
     for j in range(window):
         pos = starts + j
@@ -136,7 +138,8 @@ def spread_max(out: np.ndarray, starts: np.ndarray, values: np.ndarray, window: 
 
 # %% ../nbs/06_autoencoder.ipynb #87426e09
 class AttentionGRUAutoencoder(nn.Module):
-    "GRU encoder, additive attention over time steps, latent vector, GRU decoder: reconstructs windows (batch, window, inputs)."
+    """GRU encoder, additive attention over time steps, latent vector, GRU decoder: reconstructs windows (batch,
+    window, inputs)."""
     def __init__(self, n_inputs: int, window: int = 10, hidden: int = 64, latent: int = 32):
         super().__init__()
         self.n_inputs, self.window, self.hidden, self.latent = n_inputs, window, hidden, latent
@@ -224,7 +227,8 @@ def resolve_device(device: str) -> torch.device:
 
 @contextlib.contextmanager
 def deterministic(seed: int | None = None, device: torch.device = torch.device("cpu"), threads: int = 0):
-    "Deterministic torch algorithms (with `seed`: a forked, seeded RNG; with `threads` > 0: that many CPU threads) inside the block; previous settings restored."
+    """Deterministic torch algorithms (with `seed`: a forked, seeded RNG; with `threads` > 0: that many CPU threads)
+    inside the block; previous settings restored."""
     was, was_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     if device.type == "cuda": os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
@@ -248,7 +252,8 @@ def _errors(net: AttentionGRUAutoencoder, x: np.ndarray, device: torch.device, n
 
 def train_autoencoder(net: AttentionGRUAutoencoder, x_train: np.ndarray, x_val: np.ndarray, config: AEConfig,
                       device: torch.device, progress: bool = False) -> pd.DataFrame:
-    "Train `net` in place on windows `x_train` with early stopping on `x_val`; returns the loss curves (epoch, train_loss, val_loss)."
+    """Train `net` in place on windows `x_train` with early stopping on `x_val`; returns the loss curves (epoch,
+    train_loss, val_loss)."""
     loss_fn = nn.SmoothL1Loss(beta=config.smooth_l1_beta)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     xt, xv = torch.from_numpy(x_train).to(device), torch.from_numpy(x_val).to(device)
@@ -322,7 +327,8 @@ class AEModel:
 
     def iter_scores(self, mission: Mission, starts: np.ndarray | None = None,
                     stride: int | None = None) -> Iterator[dict]:
-        "Yield per batch: starts, error (k,), errors (k, inputs), z (k, latent); windows every `stride` (default config.stride) unless `starts` given."
+        """Yield per batch: starts, error (k,), errors (k, inputs), z (k, latent); windows every `stride` (default
+        config.stride) unless `starts` given."""
         self.check_mission(mission)
         if starts is None: starts = window_starts(len(mission), self.config.window, stride or self.config.stride)
         self.net.eval()
@@ -333,7 +339,8 @@ class AEModel:
 
     def score(self, mission: Mission, starts: np.ndarray | None = None, stride: int | None = None,
               latents: bool = True) -> pd.DataFrame:
-        "One row per window: start, time, error, error_<input>, z_<k> (all windows in memory: use `iter_scores` for long missions)."
+        """One row per window: start, time, error, error_<input>, z_<k> (all windows in memory: use `iter_scores` for
+        long missions)."""
         parts = list(self.iter_scores(mission, starts, stride))
         if not parts: return pd.DataFrame(columns=["start", "time", "error"])
         s = np.concatenate([p["starts"] for p in parts])
@@ -371,7 +378,8 @@ def _stack(model: AEModel, mission: Mission, starts: np.ndarray) -> np.ndarray:
                                                                                                        np.float32)
 
 def fit_autoencoder(mission: Mission, config: AEConfig | None = None, progress: bool = False) -> AEModel:
-    "Train the autoencoder on nominal windows of the training part, stop early and set thresholds on the validation part."
+    """Train the autoencoder on nominal windows of the training part, stop early and set thresholds on the validation
+    part."""
     config = (config or AEConfig()).validate()
     channels, tcs = input_columns(mission, config)
     n, W = len(mission), config.window
@@ -408,7 +416,8 @@ def fit_autoencoder(mission: Mission, config: AEConfig | None = None, progress: 
 # %% ../nbs/06_autoencoder.ipynb #64596859
 def plot_errors(scores: pd.DataFrame, mission: Mission, threshold: float | None = None, splits: Sequence = (),
                 ax=None, figsize=(8, 2.5)):
-    "Window error against time (log scale) with labelled events shaded (anomalies red, rare events orange, others grey), the threshold and the split points."
+    """Window error against time (log scale) with labelled events shaded (anomalies red, rare events orange, others
+    grey), the threshold and the split points."""
     if ax is None:
         import matplotlib.pyplot as plt
         _, ax = plt.subplots(figsize=figsize, dpi=70)
@@ -589,7 +598,8 @@ class AEDetector(Detector):
 # %% ../nbs/06_autoencoder.ipynb #3de17636
 def reconstruction_error_features(model, mission: Mission, channel: str | Sequence[str],
                                   stride: int | None = None) -> pd.DataFrame:
-    "Per-sample reconstruction-error series of `channel`(s): ae_error_<c>, ae_ratio_<c>, ae_error_total (float32, mission index)."
+    """Per-sample reconstruction-error series of `channel`(s): ae_error_<c>, ae_ratio_<c>, ae_error_total (float32,
+    mission index)."""
     if isinstance(model, AEDetector): model._check(); model = model.model
     if not isinstance(model,
                       AEModel): raise DataError(f"model must be an AEModel or a fitted AEDetector, got "

@@ -41,7 +41,8 @@ EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("esa_adb_hier")
 
 def parse_time(text: str | None, option: str) -> pd.Timestamp | None:
-    "Parse an ISO-8601 `--start`/`--end` value to a tz-naive UTC timestamp; `DataError` naming `option` when it is not one."
+    """Parse an ISO-8601 `--start`/`--end` value to a tz-naive UTC timestamp; `DataError` naming `option` when it is
+    not one."""
     if text is None: return None
     try: t = pd.Timestamp(str(text).strip())
     except (ValueError, TypeError) as e: t, err = None, e
@@ -200,7 +201,8 @@ def _is_labels_csv(path: Path) -> bool:
     return {"ID", "Channel", "StartTime", "EndTime"} <= set(head)
 
 def load_labels(path, anomaly_types=None, progress: bool = True, **load):
-    "(labels, mission or None) from a labels.csv (+ anomaly_types.csv) or from any data form (read by `load_data` with `load`)."
+    """(labels, mission or None) from a labels.csv (+ anomaly_types.csv) or from any data form (read by `load_data`
+    with `load`)."""
     from esa_adb_hier.core import validate_labels
     path = Path(path)
     if not path.exists(): raise DataError(f"DATA_OR_LABELS {path}: no such file or directory")

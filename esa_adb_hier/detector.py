@@ -100,7 +100,8 @@ def check_predictions(pred, mission: Mission, where: str) -> pd.DataFrame:
 
 # %% ../nbs/00c_detector.ipynb #d1c69edf
 class Detector:
-    "Base class of every detector; a subclass sets `name` and `config_class` and implements `_fit`, `_predict`, `save`, `load`."
+    """Base class of every detector; a subclass sets `name` and `config_class` and implements `_fit`, `_predict`,
+    `save`, `load`."""
     name: ClassVar[str] = "detector"
     config_class: ClassVar[type] = None
     needs_labels: ClassVar[bool] = True     # False: `fit` also works on a mission without labelled events

@@ -44,7 +44,8 @@ def _exit_with_parent(parent: int, interval: float = 0.5):
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 def _worker_options() -> dict:
-    "Keyword arguments for `joblib.Parallel` that tie loky workers' lifetime to this process (none for other backends)."
+    """Keyword arguments for `joblib.Parallel` that tie loky workers' lifetime to this process (none for other
+    backends)."""
     try:
         from joblib._parallel_backends import LokyBackend
         from joblib.parallel import get_active_backend
@@ -318,7 +319,8 @@ def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dic
 
 @patch
 def predict_proba(self: HierarchicalDetector, mission: Mission, progress: bool | None = None) -> pd.DataFrame:
-    "Scores per sample: `score` (global anomaly probability) and `score_channel_<n>` per target channel (float32 in [0, 1])."
+    """Scores per sample: `score` (global anomaly probability) and `score_channel_<n>` per target channel (float32 in
+    [0, 1])."""
     r = self._scores(mission, self.progress if progress is None else progress)
     cols = {"score": r["score"].astype(np.float32)}
     cols.update({f"score_{c}": r["channel_score"][:, j].astype(np.float32) for j, c in enumerate(self.channels_)})
@@ -326,7 +328,8 @@ def predict_proba(self: HierarchicalDetector, mission: Mission, progress: bool |
 
 @patch
 def _predict(self: HierarchicalDetector, mission: Mission, progress: bool) -> pd.DataFrame:
-    "The predictions frame: `is_anomaly`, `score`, `channel_<n>`, `score_channel_<n>` per target channel, indexed by timestamp."
+    """The predictions frame: `is_anomaly`, `score`, `channel_<n>`, `score_channel_<n>` per target channel, indexed by
+    timestamp."""
     r = self._scores(mission, progress)
     cols = {"is_anomaly": r["alarm"].astype(np.uint8), "score": r["score"].astype(np.float32)}
     cols.update({c: r["channel_alarm"][:, j].astype(np.uint8) for j, c in enumerate(self.channels_)})

@@ -23,7 +23,8 @@ __all__ = ['rows_in_blocks', 'row_labels', 'telecommand_row_features', 'thinning
 
 # %% ../nbs/07a_ensemble_models.ipynb #8ec3b6fb
 def rows_in_blocks(starts, stops, blocks) -> np.ndarray:
-    "Indices of the rows `[starts[r], stops[r])` that lie entirely inside one range of `blocks` (Blocks or (start, stop) pairs)."
+    """Indices of the rows `[starts[r], stops[r])` that lie entirely inside one range of `blocks` (Blocks or (start,
+    stop) pairs)."""
     r = np.array(list(blocks), dtype=np.int64).reshape(-1, 2)
     starts = np.asarray(starts, dtype=np.int64); stops = np.asarray(stops, dtype=np.int64)
     if len(r) == 0 or len(starts) == 0: return np.zeros(0, dtype=np.int64)
@@ -37,7 +38,8 @@ def row_labels(y, starts, stops) -> np.ndarray:
     return (c[np.asarray(stops)] - c[np.asarray(starts)]) > 0
 
 def telecommand_row_features(pulses, starts, stops, names: Sequence[str] = ()) -> pd.DataFrame:
-    "Per row and telecommand: pulses inside the row (`tc_count_*`) and samples since the last pulse inside it (`tc_since_*`, the row span if none)."
+    """Per row and telecommand: pulses inside the row (`tc_count_*`) and samples since the last pulse inside it
+    (`tc_since_*`, the row span if none)."""
     pulses = np.asarray(pulses)
     if pulses.ndim == 1: pulses = pulses[:, None]
     starts = np.asarray(starts, dtype=np.int64); stops = np.asarray(stops, dtype=np.int64)
@@ -60,7 +62,8 @@ def thinning_factor(s: dict) -> int:
     return max(1, (s["length"] + (s["pool_window"] - 1) * s["step"]) // (s["pool_stride"] * s["step"]))
 
 def thin_rows(rows, labels, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    "`rows` (indices) with every positive kept and the nominal ones thinned to one in `k` (weight `k`): (kept rows, weights)."
+    """`rows` (indices) with every positive kept and the nominal ones thinned to one in `k` (weight `k`): (kept rows,
+    weights)."""
     rows = np.asarray(rows, dtype=np.int64); labels = np.asarray(labels, dtype=bool)
     if k <= 1: return rows, np.ones(len(rows))
     keep = labels | ((rows + int(seed) % k) % k == 0)
@@ -83,7 +86,8 @@ def widen_mask(mask, width: int) -> np.ndarray:
 
 # %% ../nbs/07a_ensemble_models.ipynb #f3e5fb50
 def rows_to_samples(values, starts, stops, n: int, how: str = "mean") -> np.ndarray:
-    "Per-sample score from row scores: the `mean` or the `min` over the rows covering each sample; uncovered samples filled."
+    """Per-sample score from row scores: the `mean` or the `min` over the rows covering each sample; uncovered samples
+    filled."""
     if how not in SPREADS: raise DataError(f"rows_to_samples: how must be one of {list(SPREADS)}, got {how!r}")
     v = np.asarray(values, dtype=np.float64)
     out = spread_to_samples(v, starts, stops, n, how="mean") if how == "mean" else -spread_to_samples(-v, starts,
@@ -168,14 +172,16 @@ def predict_logistic(model: dict, X) -> np.ndarray:
 
 # %% ../nbs/07a_ensemble_models.ipynb #25c784a8
 def reducer_weights(precision, eps: float = 1e-3, power: float = 1.5) -> np.ndarray:
-    "Channel weights w_c = (cv_c + eps)^power from validation precisions cv_c; NaN (no validation alarm) takes the median of the others."
+    """Channel weights w_c = (cv_c + eps)^power from validation precisions cv_c; NaN (no validation alarm) takes the
+    median of the others."""
     p = np.clip(np.asarray(precision, dtype=np.float64), 0, 1)
     if np.isnan(p).any(): p = np.where(np.isnan(p), np.nanmedian(p) if (~np.isnan(p)).any() else 1.0, p)
     return (p + eps) ** power
 
 def group_reduce(P, weights, groups: Sequence, kind: str = "max_rest", gamma: float = 1.5, delta: float = 0.05,
                  beta: float = 0.3) -> np.ndarray:
-    "Reduce channel probabilities `P` (rows x channels) to one column per group (`groups`: column indices of each group)."
+    """Reduce channel probabilities `P` (rows x channels) to one column per group (`groups`: column indices of each
+    group)."""
     P = np.clip(np.asarray(P, dtype=np.float64), 0, 1)
     if P.ndim == 1: P = P[:, None]
     F = np.minimum(P + delta * (P > 0.5), 1.0) ** gamma if kind == "max_rest" else P ** gamma
@@ -210,7 +216,8 @@ def _lstm_windows(Z: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     return pad.reshape(b, window, g), valid.reshape(b, window)
 
 def fit_lstm(Z, y, p: dict, seed: int) -> dict:
-    "An LSTM aggregator over row sequences of group scores `Z` (standardised), as plain data (weights as numpy arrays)."
+    """An LSTM aggregator over row sequences of group scores `Z` (standardised), as plain data (weights as numpy
+    arrays)."""
     Z = np.asarray(Z, dtype=np.float64); mu, sd = Z.mean(0), Z.std(0) + 1e-6
     xw, valid = _lstm_windows(((Z - mu) / sd).astype(np.float32), int(p["window"]))
     yw, _ = _lstm_windows(np.asarray(y, dtype=np.float32)[:, None], int(p["window"]))
@@ -241,7 +248,8 @@ def predict_lstm(model: dict, Z) -> np.ndarray:
     return p[valid].astype(np.float64)
 
 def fit_aggregator(Z, P, y, config: HierarchicalConfig, seed: int) -> dict:
-    "The cross-channel aggregator of `config.aggregator` on group scores `Z` (channel scores `P` for `max`), labels `y`."
+    """The cross-channel aggregator of `config.aggregator` on group scores `Z` (channel scores `P` for `max`), labels
+    `y`."""
     from threadpoolctl import threadpool_limits
     y = np.asarray(y, dtype=bool)
     kind = config.aggregator
