@@ -93,14 +93,17 @@ class AEConfig(DetectorConfig):
                             f"{self.val_fraction}")
         if self.device not in _DEVICES: raise DataError(f"AEConfig.device must be one of {_DEVICES}, got "
                                                         f"{self.device!r}")
-        if self.channels is not None and (isinstance(self.channels, str) or not all(isinstance(c,
-                                                                                               str) for c in self.channels)):
+        if self.channels is not None and (isinstance(self.channels, str) or not all(isinstance(
+            c,
+            str) for c in self.channels)):
             raise DataError(f"AEConfig.channels must be a list of channel names or None, got {self.channels!r}")
         if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed,
-                                                                      bool): raise DataError(f"AEConfig.seed must be "
-                                                                                             f"an integer, got {self.seed!r}")
-        if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, (int,
-                                                                                       np.integer)) or self.torch_threads < 0:
+                                                                      bool): raise DataError(
+                                                                          f"AEConfig.seed must be "
+                                                                          f"an integer, got {self.seed!r}")
+        if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, (
+            int,
+            np.integer)) or self.torch_threads < 0:
             raise DataError(f"AEConfig.torch_threads must be an integer >= 0, got {self.torch_threads!r}")
         return self
 
@@ -241,8 +244,9 @@ def deterministic(seed: int | None = None, device: torch.device = torch.device("
         torch.use_deterministic_algorithms(was)
         if threads: torch.set_num_threads(was_threads)
 
-def _errors(net: AttentionGRUAutoencoder, x: np.ndarray, device: torch.device, n_channels: int) -> tuple[np.ndarray,
-                                                                                                         np.ndarray, np.ndarray]:
+def _errors(net: AttentionGRUAutoencoder, x: np.ndarray, device: torch.device, n_channels: int) -> tuple[
+    np.ndarray,
+    np.ndarray, np.ndarray]:
     "Per-input errors (k, F), total error over the channels (k,), latents (k, latent) for a batch of windows."
     with torch.inference_mode():
         xt = torch.from_numpy(np.ascontiguousarray(x)).to(device)
@@ -365,8 +369,9 @@ class AEModel:
         except RuntimeError as e: raise DataError(f"autoencoder weights do not match the configuration: "
                                                   f"{str(e).splitlines()[0]}") from None
         net.to(resolve_device(config.device)).eval()
-        return cls(net, config, list(channels), list(telecommands), np.asarray(center, np.float32), np.asarray(scale,
-                                                                                                               np.float32),
+        return cls(net, config, list(channels), list(telecommands), np.asarray(center, np.float32), np.asarray(
+            scale,
+            np.float32),
                    float(threshold), np.asarray(channel_thresholds, np.float32), history, ranges or {})
 
 def _nominal_starts(mission: Mission, lo: int, hi: int, window: int, stride: int) -> np.ndarray:
@@ -403,8 +408,9 @@ def fit_autoencoder(mission: Mission, config: AEConfig | None = None, progress: 
         model = AEModel(net, config, channels, tcs, center, scale)
         x_tr, x_va = _stack(model, mission, tr), _stack(model, mission, va)
         model.history = train_autoencoder(net, x_tr, x_va, config, device, progress)
-        per, tot, _ = zip(*[_errors(net, x_va[k:k + config.score_batch], device, len(channels)) for k in range(0,
-                                                                                                               len(x_va), config.score_batch)])
+        per, tot, _ = zip(*[_errors(net, x_va[k:k + config.score_batch], device, len(channels)) for k in range(
+            0,
+            len(x_va), config.score_batch)])
     q = config.threshold_quantile
     model.threshold = float(np.quantile(np.concatenate(tot), q))
     model.channel_thresholds = np.maximum(np.quantile(np.concatenate(per), q, axis=0), 1e-6).astype(np.float32)

@@ -206,8 +206,9 @@ def load_labels(path, anomaly_types=None, progress: bool = True, **load):
     from esa_adb_hier.core import validate_labels
     path = Path(path)
     if not path.exists(): raise DataError(f"DATA_OR_LABELS {path}: no such file or directory")
-    if anomaly_types is not None and not Path(anomaly_types).is_file(): raise DataError(f"--anomaly-types "
-                                                                                        f"{anomaly_types}: no such file")
+    if anomaly_types is not None and not Path(anomaly_types).is_file(): raise DataError(
+        f"--anomaly-types "
+        f"{anomaly_types}: no such file")
     if _is_labels_csv(path):
         types = Path(anomaly_types) if anomaly_types else path.with_name("anomaly_types.csv")
         cats = None
@@ -556,8 +557,9 @@ def cmd_demo(args, argv) -> int:
         det = fit_detector(train, "hierarchical", config, out / "model", run, progress, overwrite=True)
         man = read_manifest(out / "model")
         pred = predict_mission(det, man, test, "demo held-out part", run, progress)
-        write_parquet(predictions_table(pred, test), out / "predictions.parquet"); run.output("predictions",
-                                                                                              out / "predictions.parquet")
+        write_parquet(predictions_table(pred, test), out / "predictions.parquet"); run.output(
+            "predictions",
+            out / "predictions.parquet")
         with run.stage("evaluate"): table = score_predictions(pred, test.labels, test, "demo held-out part")
         metrics = metrics_dict(table)
         write_json({"predictions": str(out / "predictions.parquet"), "labels": str(raw / "labels.csv"),
@@ -648,8 +650,9 @@ def build_parser() -> argparse.ArgumentParser:
     loading.add_argument("--sort", action="store_true", help="sort unsorted timestamps instead of refusing them")
     loading.add_argument("--dedupe", action="store_true",
                          help="keep the last value at repeated timestamps instead of refusing them")
-    loading.add_argument("--trust-pickles", action="store_true",
-                         help="read a raw directory's pickles with pandas (runs any code they hold; only for files you trust)")
+    loading.add_argument(
+        "--trust-pickles", action="store_true",
+        help="read a raw directory's pickles with pandas (runs any code they hold; only for files you trust)")
 
     f = sub.add_parser("fit", parents=[common, ranges, loading],
                        help="fit a detector on labelled data and save it to a model directory",
@@ -668,14 +671,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
     f.add_argument("--overwrite", action="store_true",
                    help="replace the model already in MODEL_DIR (kept until the new one is complete)")
-    f.add_argument("--search-trials", type=int, default=None, metavar="N",
-                   help="first search the settings (Bayesian, one Optuna study per layer, 3-fold time-series CV inside "
-                        "the fit range, objective the corrected event-wise F0.5): N trials per layer")
+    f.add_argument(
+        "--search-trials", type=int, default=None, metavar="N",
+        help="first search the settings (Bayesian, one Optuna study per layer, 3-fold time-series CV inside "
+             "the fit range, objective the corrected event-wise F0.5): N trials per layer")
     f.add_argument("--search-seconds", type=float, default=None, metavar="S",
                    help="time budget of that search in seconds, for all layers (with or without --search-trials)")
-    f.add_argument("--resume", action="store_true",
-                   help="after a killed or interrupted fit: reuse the channels it finished (kept in MODEL_DIR.checkpoint "
-                        "until the model is saved) and fit the rest")
+    f.add_argument(
+        "--resume", action="store_true",
+        help="after a killed or interrupted fit: reuse the channels it finished (kept in MODEL_DIR.checkpoint "
+             "until the model is saved) and fit the rest")
     f.add_argument("--scheduler", metavar="ADDR",
                    help="run the channel jobs on the Dask cluster whose scheduler is at ADDR (tcp://host:8786); the "
                         "workers read their channels from DATA, which must be on a filesystem they share")
@@ -688,18 +693,20 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, metavar="PREDICTIONS.parquet")
     pr.add_argument("--submission", metavar="SUBMISSION.parquet",
                     help="also write a challenge submission (id, is_anomaly); challenge data only")
-    pr.add_argument("--no-explain", action="store_true",
-                    help="do not write alarms.csv / alarms.json (the alarms and their evidence) beside the predictions")
+    pr.add_argument(
+        "--no-explain", action="store_true",
+        help="do not write alarms.csv / alarms.json (the alarms and their evidence) beside the predictions")
     pr.add_argument("--report", metavar="REPORT.csv",
                     help="also write the 1000-sample window report (range,status,indices)")
     pr.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N",
                     help="parallel worker processes (default: as fitted)")
     pr.set_defaults(run=cmd_predict)
 
-    rp = sub.add_parser("report", parents=[common, loading], help="one self-contained HTML page about predictions",
-                        description="Write an HTML report of PREDICTIONS on DATA: metrics when DATA has labels, the events "
-                                    "timeline, the channel scores and one panel per alarm with its evidence (from "
-                                    "alarms.csv beside PREDICTIONS, or computed with --model).")
+    rp = sub.add_parser(
+        "report", parents=[common, loading], help="one self-contained HTML page about predictions",
+        description="Write an HTML report of PREDICTIONS on DATA: metrics when DATA has labels, the events "
+                    "timeline, the channel scores and one panel per alarm with its evidence (from "
+                    "alarms.csv beside PREDICTIONS, or computed with --model).")
     rp.add_argument("predictions", metavar="PREDICTIONS")
     rp.add_argument("data", metavar="DATA", help="the data the predictions are of (any data form)")
     rp.add_argument("--out", required=True, metavar="REPORT.html")

@@ -55,7 +55,8 @@ def _worker_options() -> dict:
 
 def _run_jobs(jobs: list, n_jobs: int, progress: bool, desc: str, client=None, on_result=None) -> list:
     """Run `(f, args, kw)` jobs with a tqdm bar; the results in job order. Sequential in this process when
-    `n_jobs == 1`, on a Dask cluster with `client`; `on_result(i, result)` is called as each job finishes (any order)."""
+    `n_jobs == 1`, on a Dask cluster with `client`; `on_result(i, result)` is called as each job finishes (any
+    order)."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)
@@ -75,7 +76,8 @@ def _run_jobs(jobs: list, n_jobs: int, progress: bool, desc: str, client=None, o
     finally: bar.close()
 
 class HierarchicalDetector(Detector):
-    """The hierarchical ensemble (the `Detector` interface): `fit(mission)`, `predict_proba(mission)`, `predict(mission)`,
+    """The hierarchical ensemble (the `Detector` interface): `fit(mission)`, `predict_proba(mission)`,
+    `predict(mission)`,
     `save(dir)`, `load(dir)`; the constructor takes a `HierarchicalConfig`, a dict of its keys or a preset name."""
     name = "hierarchical"
     config_class = HierarchicalConfig
@@ -120,8 +122,9 @@ def _check_fit_input(self: HierarchicalDetector, mission: Mission) -> list:
     lab = mission.select_labels(list(cfg.categories))
     lab = lab[lab["Channel"].isin(targets)]
     if len(lab) == 0 or not mission.is_anomaly(list(cfg.categories), targets).any():
-        raise DataError(f"{w}: no labels of categories {list(cfg.categories)} on the target channels in the fit range "
-                        f"({mission.start} .. {mission.end}); the hierarchical ensemble is supervised and needs labelled events")
+        raise DataError(
+            f"{w}: no labels of categories {list(cfg.categories)} on the target channels in the fit range "
+            f"({mission.start} .. {mission.end}); the hierarchical ensemble is supervised and needs labelled events")
     return targets
 
 @patch
@@ -142,10 +145,11 @@ def _plan(self: HierarchicalDetector, n: int) -> tuple:
         for name, bl in sets:
             if len(rows_in_blocks(st, sp, bl)) == 0:
                 longest = max(b - a for a, b in bl)
-                raise DataError(f"fit range too short: {name} ({longest} samples at most in one piece) holds no "
-                                "pooled row of scale "
-                                f"{s['length']} (one row spans {cfg.scale_span(s)} samples); fit on a longer range or use smaller "
-                                f"scales/fewer masks (keys 'scales', 'n_outer', 'cca_fraction')")
+                raise DataError(
+                    f"fit range too short: {name} ({longest} samples at most in one piece) holds no "
+                    "pooled row of scale "
+                    f"{s['length']} (one row spans {cfg.scale_span(s)} samples); fit on a longer range or use smaller "
+                    f"scales/fewer masks (keys 'scales', 'n_outer', 'cca_fraction')")
     return plan, (cca.start, cca.stop)
 
 @patch
@@ -236,8 +240,9 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
         rows = rows_in_blocks(row_support(st, s), sp, [cca] if cca[1] > cca[0] else [])
         cvp = np.array([res[ch]["scales"][key]["cv_precision"] for ch in targets])
         w = reducer_weights(cvp, cfg.eps, cfg.weight_power)
-        P = np.column_stack([res[ch]["scales"][key]["cca_scores"] for ch in targets]) if len(rows) else np.zeros((0,
-                                                                                                                  len(targets)))
+        P = np.column_stack([res[ch]["scales"][key]["cca_scores"] for ch in targets]) if len(rows) else np.zeros((
+            0,
+            len(targets)))
         Z = group_reduce(P, w, gidx, cfg.reducer, cfg.gamma, cfg.delta, cfg.beta)
         agg = fit_aggregator(Z, P, row_labels(y_global, st, sp)[rows], cfg, child_seed(cfg.seed, "aggregator", key))
         if agg.get("fallback"): notes.append(f"{key} aggregator: {agg['fallback']}; using the max of the channel "
@@ -273,9 +278,10 @@ def _check_predict_input(self: HierarchicalDetector, mission: Mission):
     if miss: raise DataError(f"{w}: telecommand(s) {miss[:8]} of the model are missing")
     if getattr(self, "autoencoder_", None) is not None: self.autoencoder_.check_mission(mission)
     if len(mission) < self.min_samples():
-        raise DataError(f"{w}: the prediction range has {len(mission)} samples, shorter than one pooling window of "
-                        "the model "
-                        f"({self.min_samples()} samples for segment length {max(s['length'] for s in self.config.scales)})")
+        raise DataError(
+            f"{w}: the prediction range has {len(mission)} samples, shorter than one pooling window of "
+            "the model "
+            f"({self.min_samples()} samples for segment length {max(s['length'] for s in self.config.scales)})")
 
 @patch
 def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dict:

@@ -90,8 +90,9 @@ def rows_to_samples(values, starts, stops, n: int, how: str = "mean") -> np.ndar
     filled."""
     if how not in SPREADS: raise DataError(f"rows_to_samples: how must be one of {list(SPREADS)}, got {how!r}")
     v = np.asarray(values, dtype=np.float64)
-    out = spread_to_samples(v, starts, stops, n, how="mean") if how == "mean" else -spread_to_samples(-v, starts,
-                                                                                                      stops, n, how="max")
+    out = spread_to_samples(v, starts, stops, n, how="mean") if how == "mean" else -spread_to_samples(
+        -v, starts,
+        stops, n, how="max")
     return fill_uncovered(out) if out.ndim == 1 else np.column_stack([fill_uncovered(c) for c in out.T])
 
 # %% ../nbs/07a_ensemble_models.ipynb #5b39c963
@@ -254,8 +255,9 @@ def fit_aggregator(Z, P, y, config: HierarchicalConfig, seed: int) -> dict:
     y = np.asarray(y, dtype=bool)
     kind = config.aggregator
     if kind == "max": return {"kind": "max"}
-    if len(y) == 0 or y.all() or not y.any(): return {"kind": "max",
-                                                      "fallback": f"x_cca rows hold one class only ({int(y.sum())} of {len(y)} positive)"}
+    if len(y) == 0 or y.all() or not y.any(): return {
+        "kind": "max",
+        "fallback": f"x_cca rows hold one class only ({int(y.sum())} of {len(y)} positive)"}
     with threadpool_limits(1):
         if kind == "lr": return fit_logistic(Z, y, config.aggregator_lr, seed, fallback="max")
         if kind == "xgb": return train_xgb(Z, y, config.aggregator_xgb, seed)

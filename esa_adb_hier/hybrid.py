@@ -155,8 +155,9 @@ class HybridDetector(Detector):
             part = mission.iloc(0, cut) if cfg.held_out > 0 else mission
             self.nominal_model_ = NominalDetector(cfg.nominal_config(natural_sort(free_fit)), progress).fit(
                 part, progress=progress)
-            if cfg.held_out > 0: self.calibration_ = calibrate_held_out(self.nominal_model_, mission.iloc(cut,
-                                                                                                          len(mission)))
+            if cfg.held_out > 0: self.calibration_ = calibrate_held_out(self.nominal_model_, mission.iloc(
+                cut,
+                len(mission)))
         self.supervised_, self.label_free_, self.channels_ = sup, free, list(targets)
         self.train_range_ = [str(mission.start), str(mission.end)]
         self.groups_ = {g: [c for c in cs if c in targets] for g, cs in mission.groups.items()}
