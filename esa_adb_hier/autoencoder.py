@@ -318,7 +318,8 @@ class AEModel:
 
     def check_mission(self, mission: Mission):
         "Raise `DataError` if `mission` lacks an input of the model or is shorter than a window."
-        miss = [c for c in self.channels if c not in mission.values.columns] + [t for t in self.telecommands if t not in mission.telecommands.columns]
+        miss = ([c for c in self.channels if c not in mission.values.columns]
+                + [t for t in self.telecommands if t not in mission.telecommands.columns])
         if miss: raise DataError(f"mission {mission.name!r} lacks input column(s) {miss[:5]} the autoencoder was "
                                  "trained on")
         if len(mission) < self.config.window: raise DataError(f"mission {mission.name!r} has {len(mission)} rows, "

@@ -159,7 +159,8 @@ def check_trainable(mission, where: str):
     if len(lab) == 0 or not mission.is_anomaly().any():
         raise DataError(f"{where}: no labelled events on the target channels in the training range; fitting needs "
                         "labels "
-                        "(a raw directory with labels.csv, a preprocessed CSV with is_anomaly_* columns or a challenge train.parquet)")
+                        "(a raw directory with labels.csv, a preprocessed CSV with is_anomaly_* columns or a "
+                        "challenge train.parquet)")
 
 # %% ../nbs/09_cli.ipynb #9943201e
 def read_manifest(model_dir) -> dict:
@@ -605,7 +606,8 @@ def demo_summary(run: RunRecord, m, train, test, table) -> str:
     t = table.set_index("metric")["value"]
     lines = [f"esa-adb-hier demo: synthetic mission of {len(m):,} rows ({m.start:%Y-%m-%d} .. {m.end:%Y-%m-%d}), "
              f"{len(m.channel_names)} channels ({len(m.target_channels)} targets), {m.labels['ID'].nunique()} events",
-             f"  fitted on {train.start:%Y-%m-%d} .. {train.end:%Y-%m-%d}, scored on {test.start:%Y-%m-%d} .. {test.end:%Y-%m-%d} "
+             f"  fitted on {train.start:%Y-%m-%d} .. {train.end:%Y-%m-%d}, "
+             f"scored on {test.start:%Y-%m-%d} .. {test.end:%Y-%m-%d} "
              f"({_scored_events(test)})",
              "  " + ", ".join(f"{k} {t[k]:.3f}" for k in key),
              "  times: " + ", ".join(f"{k} {v:.0f} s" for k,
@@ -656,7 +658,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fit", parents=[common, ranges, loading],
                        help="fit a detector on labelled data and save it to a model directory",
-                       description="Fit a detector on labelled DATA and save it to MODEL_DIR (manifest.json + model files, no pickle).")
+                       description="Fit a detector on labelled DATA and save it to MODEL_DIR "
+                                   "(manifest.json + model files, no pickle).")
     f.add_argument("data", metavar="DATA", help="raw mission directory, preprocessed CSV or challenge parquet")
     f.add_argument("--out", required=True, metavar="MODEL_DIR", help="model directory to write")
     f.add_argument("--detector", choices=DETECTORS, default="hierarchical",
@@ -687,7 +690,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(run=cmd_fit)
 
     pr = sub.add_parser("predict", parents=[common, ranges, loading], help="predict with a saved model",
-                        description="Predict DATA with the model in MODEL_DIR; write predictions.parquet (and optionally a submission and a window report).")
+                        description="Predict DATA with the model in MODEL_DIR; write predictions.parquet "
+                                    "(and optionally a submission and a window report).")
     pr.add_argument("model_dir", metavar="MODEL_DIR")
     pr.add_argument("data", metavar="DATA")
     pr.add_argument("--out", required=True, metavar="PREDICTIONS.parquet")
@@ -716,7 +720,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(run=cmd_report)
 
     e = sub.add_parser("evaluate", parents=[common, loading], help="score predictions against labels",
-                       description="Score PREDICTIONS (from `predict`) against the labels of a data form or a labels.csv; print a table and write metrics.json.")
+                       description="Score PREDICTIONS (from `predict`) against the labels of a data form or a "
+                                   "labels.csv; print a table and write metrics.json.")
     e.add_argument("predictions", metavar="PREDICTIONS")
     e.add_argument("data_or_labels", metavar="DATA_OR_LABELS",
                    help="a data form with labels, or an ESA-ADB labels.csv")
@@ -726,7 +731,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(run=cmd_evaluate)
 
     d = sub.add_parser("demo", parents=[common], help="fit, predict and evaluate on the built-in synthetic mission",
-                       description="Make the built-in synthetic mission, fit the fast preset on its first part, predict and evaluate the rest.")
+                       description="Make the built-in synthetic mission, fit the fast preset on its first part, "
+                                   "predict and evaluate the rest.")
     d.add_argument("--out", default="demo_out", metavar="DIR", help="output folder (default: demo_out)")
     d.add_argument("--days", type=float, default=DEMO_DAYS, metavar="D",
                    help=f"length of the synthetic mission in days (default: {DEMO_DAYS})")

@@ -91,8 +91,10 @@ class HierarchicalDetector(Detector):
 
     def __repr__(self):
         s = "|".join(str(x["length"]) for x in self.config.scales)
-        st = f"{len(self.channels_)} channels, trained {self.train_range_[0]} .. {self.train_range_[1]}" if self.is_fitted else "not fitted"
-        return f"HierarchicalDetector(scales {s}, N={self.config.n_outer}, M={self.config.n_inner}, aggregator {self.config.aggregator}; {st})"
+        st = (f"{len(self.channels_)} channels, trained {self.train_range_[0]} .. {self.train_range_[1]}"
+              if self.is_fitted else "not fitted")
+        return (f"HierarchicalDetector(scales {s}, N={self.config.n_outer}, M={self.config.n_inner}, "
+                f"aggregator {self.config.aggregator}; {st})")
 
 # %% ../nbs/07c_ensemble.ipynb #d434b53a
 def _telecommand_rows(mission: Mission, names: list, cfg: HierarchicalConfig) -> tuple[dict, dict]:
@@ -260,7 +262,8 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
     self.timings_ = {"fit": {**timings, "wall": time.perf_counter() - t_start}}
     if notes: log.info("%d model(s) used a fallback where their training rows held too little to learn from, as "
                        "expected on "
-                       "short ranges and channels with few events (see the per-channel job, 07b_ensemble_channel); e.g. %s (all in detector.notes_)",
+                       "short ranges and channels with few events (see the per-channel job, 07b_ensemble_channel); "
+                       "e.g. %s (all in detector.notes_)",
                        len(notes), notes[0])
     log.info("fit timings (s): %s", json.dumps({k: round(v, 2) for k, v in self.timings_["fit"].items()}))
 

@@ -229,7 +229,8 @@ class HierarchicalConfig(DetectorConfig):
             f"expected one of {list(AGGREGATORS)}, got {self.aggregator!r}")
         if self.aggregator != "max" and not self.cca_fraction > 0:
             raise _err("cca_fraction",
-                       f"must be > 0 for the trained aggregator {self.aggregator!r} (0 is allowed only with aggregator 'max')")
+                       f"must be > 0 for the trained aggregator {self.aggregator!r} "
+                       "(0 is allowed only with aggregator 'max')")
         self.aggregator_lr = _check_params("aggregator_lr", self.aggregator_lr,
                                            AGG_LR_DEFAULTS); _check_lr("aggregator_lr", self.aggregator_lr)
         self.aggregator_xgb = _check_params("aggregator_xgb", self.aggregator_xgb,
