@@ -70,31 +70,47 @@ class AEConfig(DetectorConfig):
 
     def validate(self) -> "AEConfig":
         "Raise `DataError` naming the first setting that is out of range."
-        ints = dict(window=2, hidden=1, latent=1, stride=1, train_stride=1, batch_size=1, score_batch=1, epochs=1, patience=1,
-                    max_train_windows=1, max_val_windows=1, max_classifier_windows=2, max_scaler_rows=10, n_trees=1, tree_depth=1)
+        ints = dict(window=2, hidden=1, latent=1, stride=1, train_stride=1, batch_size=1, score_batch=1, epochs=1,
+                    patience=1,
+                    max_train_windows=1, max_val_windows=1, max_classifier_windows=2, max_scaler_rows=10, n_trees=1,
+                        tree_depth=1)
         for k, lo in ints.items():
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
                 raise DataError(f"AEConfig.{k} must be an integer >= {lo}, got {v!r}")
         for k in ("lr", "smooth_l1_beta"):
             v = getattr(self, k)
-            if not isinstance(v, (int, float)) or not v > 0: raise DataError(f"AEConfig.{k} must be a positive number, got {v!r}")
+            if not isinstance(v, (int,
+                                  float)) or not v > 0: raise DataError(f"AEConfig.{k} must be a positive number, got "
+                                                                        f"{v!r}")
         for k in ("train_fraction", "val_fraction", "threshold_quantile"):
             v = getattr(self, k)
-            if not isinstance(v, (int, float)) or not 0 < v < 1: raise DataError(f"AEConfig.{k} must lie in (0, 1), got {v!r}")
+            if not isinstance(v, (int,
+                                  float)) or not 0 < v < 1: raise DataError(f"AEConfig.{k} must lie in (0, 1), got "
+                                                                            f"{v!r}")
         if self.train_fraction + self.val_fraction > 1:
-            raise DataError(f"AEConfig.train_fraction + val_fraction must be <= 1, got {self.train_fraction} + {self.val_fraction}")
-        if self.device not in _DEVICES: raise DataError(f"AEConfig.device must be one of {_DEVICES}, got {self.device!r}")
-        if self.channels is not None and (isinstance(self.channels, str) or not all(isinstance(c, str) for c in self.channels)):
+            raise DataError(f"AEConfig.train_fraction + val_fraction must be <= 1, got {self.train_fraction} + "
+                            f"{self.val_fraction}")
+        if self.device not in _DEVICES: raise DataError(f"AEConfig.device must be one of {_DEVICES}, got "
+                                                        f"{self.device!r}")
+        if self.channels is not None and (isinstance(self.channels, str) or not all(isinstance(
+            c,
+            str) for c in self.channels)):
             raise DataError(f"AEConfig.channels must be a list of channel names or None, got {self.channels!r}")
-        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool): raise DataError(f"AEConfig.seed must be an integer, got {self.seed!r}")
-        if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, (int, np.integer)) or self.torch_threads < 0:
+        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed,
+                                                                      bool): raise DataError(
+                                                                          f"AEConfig.seed must be "
+                                                                          f"an integer, got {self.seed!r}")
+        if isinstance(self.torch_threads, bool) or not isinstance(self.torch_threads, (
+            int,
+            np.integer)) or self.torch_threads < 0:
             raise DataError(f"AEConfig.torch_threads must be an integer >= 0, got {self.torch_threads!r}")
         return self
 
 # %% ../nbs/06_autoencoder.ipynb #0c911fb5
 def window_starts(n: int, window: int, stride: int = 1, lo: int = 0, hi: int | None = None) -> np.ndarray:
-    "Starts of the windows of length `window` inside rows `[lo, hi)` every `stride` samples, plus a right-aligned last one."
+    """Starts of the windows of length `window` inside rows `[lo, hi)` every `stride` samples, plus a right-aligned
+    last one."""
     hi = n if hi is None else hi
     if not 0 <= lo <= hi <= n: raise DataError(f"window range [{lo}, {hi}) does not fit {n} rows")
     if hi - lo < window: return np.zeros(0, np.int64)
@@ -114,7 +130,8 @@ def windows_any(mask: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray
 
 # %% ../nbs/06_autoencoder.ipynb #eb8f5f16
 def spread_max(out: np.ndarray, starts: np.ndarray, values: np.ndarray, window: int) -> np.ndarray:
-    "In place: `out[s + j] = max(out[s + j], values)` for every window start `s` and offset `j < window` (`out` NaN-initialised or not)."
+    """In place: `out[s + j] = max(out[s + j], values)` for every window start `s` and offset `j < window` (`out`
+    NaN-initialised or not)."""
     values = np.asarray(values, out.dtype)
     for j in range(window):
         pos = starts + j
@@ -124,7 +141,8 @@ def spread_max(out: np.ndarray, starts: np.ndarray, values: np.ndarray, window: 
 
 # %% ../nbs/06_autoencoder.ipynb #87426e09
 class AttentionGRUAutoencoder(nn.Module):
-    "GRU encoder, additive attention over time steps, latent vector, GRU decoder: reconstructs windows (batch, window, inputs)."
+    """GRU encoder, additive attention over time steps, latent vector, GRU decoder: reconstructs windows (batch,
+    window, inputs)."""
     def __init__(self, n_inputs: int, window: int = 10, hidden: int = 64, latent: int = 32):
         super().__init__()
         self.n_inputs, self.window, self.hidden, self.latent = n_inputs, window, hidden, latent
@@ -196,7 +214,8 @@ def iter_windows(mission: Mission, channels: list, telecommands: list, center: n
     for i, j in _batches(starts, batch, 16 * batch):
         s = starts[i:j]; lo, hi = int(s[0]), int(s[-1]) + window
         v = (mission.values[channels].iloc[lo:hi].to_numpy(np.float32) - center) / scale
-        if telecommands: v = np.concatenate([v, mission.telecommands[telecommands].iloc[lo:hi].to_numpy(np.float32)], axis=1)
+        if telecommands: v = np.concatenate([v, mission.telecommands[telecommands].iloc[lo:hi].to_numpy(np.float32)],
+                                            axis=1)
         np.nan_to_num(v, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         yield s, v[(s - lo)[:, None] + offs]
 
@@ -204,13 +223,15 @@ def iter_windows(mission: Mission, channels: list, telecommands: list, center: n
 def resolve_device(device: str) -> torch.device:
     "`cpu`, `cuda` (must be available) or `auto` (cuda when available)."
     if device == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available(): raise DataError("AEConfig.device='cuda' but no CUDA device is available")
+    if device == "cuda" and not torch.cuda.is_available(): raise DataError("AEConfig.device='cuda' but no CUDA device "
+                                                                           "is available")
     if device not in ("cpu", "cuda"): raise DataError(f"device must be one of {_DEVICES}, got {device!r}")
     return torch.device(device)
 
 @contextlib.contextmanager
 def deterministic(seed: int | None = None, device: torch.device = torch.device("cpu"), threads: int = 0):
-    "Deterministic torch algorithms (with `seed`: a forked, seeded RNG; with `threads` > 0: that many CPU threads) inside the block; previous settings restored."
+    """Deterministic torch algorithms (with `seed`: a forked, seeded RNG; with `threads` > 0: that many CPU threads)
+    inside the block; previous settings restored."""
     was, was_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     if device.type == "cuda": os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
@@ -223,7 +244,9 @@ def deterministic(seed: int | None = None, device: torch.device = torch.device("
         torch.use_deterministic_algorithms(was)
         if threads: torch.set_num_threads(was_threads)
 
-def _errors(net: AttentionGRUAutoencoder, x: np.ndarray, device: torch.device, n_channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _errors(net: AttentionGRUAutoencoder, x: np.ndarray, device: torch.device, n_channels: int) -> tuple[
+    np.ndarray,
+    np.ndarray, np.ndarray]:
     "Per-input errors (k, F), total error over the channels (k,), latents (k, latent) for a batch of windows."
     with torch.inference_mode():
         xt = torch.from_numpy(np.ascontiguousarray(x)).to(device)
@@ -233,7 +256,8 @@ def _errors(net: AttentionGRUAutoencoder, x: np.ndarray, device: torch.device, n
 
 def train_autoencoder(net: AttentionGRUAutoencoder, x_train: np.ndarray, x_val: np.ndarray, config: AEConfig,
                       device: torch.device, progress: bool = False) -> pd.DataFrame:
-    "Train `net` in place on windows `x_train` with early stopping on `x_val`; returns the loss curves (epoch, train_loss, val_loss)."
+    """Train `net` in place on windows `x_train` with early stopping on `x_val`; returns the loss curves (epoch,
+    train_loss, val_loss)."""
     loss_fn = nn.SmoothL1Loss(beta=config.smooth_l1_beta)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     xt, xv = torch.from_numpy(x_train).to(device), torch.from_numpy(x_val).to(device)
@@ -252,7 +276,8 @@ def train_autoencoder(net: AttentionGRUAutoencoder, x_train: np.ndarray, x_val: 
             total += loss.detach().item() * len(xb)
         net.eval()
         with torch.inference_mode():
-            val = sum(float(loss_fn(net(xv[k:k + config.score_batch])[0], xv[k:k + config.score_batch])) * len(xv[k:k + config.score_batch])
+            val = sum(float(loss_fn(net(xv[k:k + config.score_batch])[0],
+                                    xv[k:k + config.score_batch])) * len(xv[k:k + config.score_batch])
                       for k in range(0, len(xv), config.score_batch)) / len(xv)
         rows.append((epoch, total / len(xt), val))
         if progress: print(f"epoch {epoch:3d}  train {total / len(xt):.5f}  val {val:.5f}")
@@ -293,16 +318,22 @@ class AEModel:
 
     def check_mission(self, mission: Mission):
         "Raise `DataError` if `mission` lacks an input of the model or is shorter than a window."
-        miss = [c for c in self.channels if c not in mission.values.columns] + [t for t in self.telecommands if t not in mission.telecommands.columns]
-        if miss: raise DataError(f"mission {mission.name!r} lacks input column(s) {miss[:5]} the autoencoder was trained on")
-        if len(mission) < self.config.window: raise DataError(f"mission {mission.name!r} has {len(mission)} rows, fewer than one window ({self.config.window})")
+        miss = ([c for c in self.channels if c not in mission.values.columns]
+                + [t for t in self.telecommands if t not in mission.telecommands.columns])
+        if miss: raise DataError(f"mission {mission.name!r} lacks input column(s) {miss[:5]} the autoencoder was "
+                                 "trained on")
+        if len(mission) < self.config.window: raise DataError(f"mission {mission.name!r} has {len(mission)} rows, "
+                                                              f"fewer than one window ({self.config.window})")
 
     def windows(self, mission: Mission, starts: np.ndarray, batch: int | None = None):
         "Scaled windows at `starts`, in batches."
-        return iter_windows(mission, self.channels, self.telecommands, self.center, self.scale, starts, self.config.window, batch or self.config.score_batch)
+        return iter_windows(mission, self.channels, self.telecommands, self.center, self.scale, starts,
+                            self.config.window, batch or self.config.score_batch)
 
-    def iter_scores(self, mission: Mission, starts: np.ndarray | None = None, stride: int | None = None) -> Iterator[dict]:
-        "Yield per batch: starts, error (k,), errors (k, inputs), z (k, latent); windows every `stride` (default config.stride) unless `starts` given."
+    def iter_scores(self, mission: Mission, starts: np.ndarray | None = None,
+                    stride: int | None = None) -> Iterator[dict]:
+        """Yield per batch: starts, error (k,), errors (k, inputs), z (k, latent); windows every `stride` (default
+        config.stride) unless `starts` given."""
         self.check_mission(mission)
         if starts is None: starts = window_starts(len(mission), self.config.window, stride or self.config.stride)
         self.net.eval()
@@ -311,15 +342,18 @@ class AEModel:
                 per, tot, z = _errors(self.net, x, self.device, len(self.channels))
                 yield {"starts": s, "error": tot, "errors": per, "z": z}
 
-    def score(self, mission: Mission, starts: np.ndarray | None = None, stride: int | None = None, latents: bool = True) -> pd.DataFrame:
-        "One row per window: start, time, error, error_<input>, z_<k> (all windows in memory: use `iter_scores` for long missions)."
+    def score(self, mission: Mission, starts: np.ndarray | None = None, stride: int | None = None,
+              latents: bool = True) -> pd.DataFrame:
+        """One row per window: start, time, error, error_<input>, z_<k> (all windows in memory: use `iter_scores` for
+        long missions)."""
         parts = list(self.iter_scores(mission, starts, stride))
         if not parts: return pd.DataFrame(columns=["start", "time", "error"])
         s = np.concatenate([p["starts"] for p in parts])
         df = pd.DataFrame({"start": s, "time": mission.index[s], "error": np.concatenate([p["error"] for p in parts])})
         per = pd.DataFrame(np.concatenate([p["errors"] for p in parts]), columns=[f"error_{c}" for c in self.inputs])
         out = [df, per]
-        if latents: out.append(pd.DataFrame(np.concatenate([p["z"] for p in parts]), columns=[f"z_{k}" for k in range(self.config.latent)]))
+        if latents: out.append(pd.DataFrame(np.concatenate([p["z"] for p in parts]),
+                                            columns=[f"z_{k}" for k in range(self.config.latent)]))
         return pd.concat(out, axis=1)
 
     # --- arrays for the model directory -------------------------------------------------------
@@ -333,9 +367,12 @@ class AEModel:
         "Rebuild a model from plain arrays (strict: every weight must be present with its shape)."
         net = AttentionGRUAutoencoder(len(channels) + len(telecommands), config.window, config.hidden, config.latent)
         try: net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()}, strict=True)
-        except RuntimeError as e: raise DataError(f"autoencoder weights do not match the configuration: {str(e).splitlines()[0]}") from None
+        except RuntimeError as e: raise DataError(f"autoencoder weights do not match the configuration: "
+                                                  f"{str(e).splitlines()[0]}") from None
         net.to(resolve_device(config.device)).eval()
-        return cls(net, config, list(channels), list(telecommands), np.asarray(center, np.float32), np.asarray(scale, np.float32),
+        return cls(net, config, list(channels), list(telecommands), np.asarray(center, np.float32), np.asarray(
+            scale,
+            np.float32),
                    float(threshold), np.asarray(channel_thresholds, np.float32), history, ranges or {})
 
 def _nominal_starts(mission: Mission, lo: int, hi: int, window: int, stride: int) -> np.ndarray:
@@ -343,10 +380,12 @@ def _nominal_starts(mission: Mission, lo: int, hi: int, window: int, stride: int
     return s[windows_all(mission.nominal_mask(), s, window)]
 
 def _stack(model: AEModel, mission: Mission, starts: np.ndarray) -> np.ndarray:
-    return np.concatenate([x for _, x in model.windows(mission, starts)]) if len(starts) else np.zeros((0,), np.float32)
+    return np.concatenate([x for _, x in model.windows(mission, starts)]) if len(starts) else np.zeros((0,),
+                                                                                                       np.float32)
 
 def fit_autoencoder(mission: Mission, config: AEConfig | None = None, progress: bool = False) -> AEModel:
-    "Train the autoencoder on nominal windows of the training part, stop early and set thresholds on the validation part."
+    """Train the autoencoder on nominal windows of the training part, stop early and set thresholds on the validation
+    part."""
     config = (config or AEConfig()).validate()
     channels, tcs = input_columns(mission, config)
     n, W = len(mission), config.window
@@ -358,8 +397,10 @@ def fit_autoencoder(mission: Mission, config: AEConfig | None = None, progress: 
     tr = _nominal_starts(mission, 0, a, W, config.train_stride)
     va = _nominal_starts(mission, a, b, W, config.stride)
     if len(tr) < 2:
-        raise DataError(f"mission {mission.name!r}: only {len(tr)} nominal training windows in rows [0, {a}); need more data or a smaller window")
-    if len(va) < 1: raise DataError(f"mission {mission.name!r}: no nominal validation window in rows [{a}, {b}); raise val_fraction")
+        raise DataError(f"mission {mission.name!r}: only {len(tr)} nominal training windows in rows [0, {a}); need "
+                        "more data or a smaller window")
+    if len(va) < 1: raise DataError(f"mission {mission.name!r}: no nominal validation window in rows [{a}, {b}); "
+                                    "raise val_fraction")
     rng = np.random.default_rng(config.seed)
     if len(tr) > config.max_train_windows: tr = np.sort(rng.choice(tr, config.max_train_windows, replace=False))
     va = _evenly(va, config.max_val_windows)
@@ -368,24 +409,31 @@ def fit_autoencoder(mission: Mission, config: AEConfig | None = None, progress: 
         model = AEModel(net, config, channels, tcs, center, scale)
         x_tr, x_va = _stack(model, mission, tr), _stack(model, mission, va)
         model.history = train_autoencoder(net, x_tr, x_va, config, device, progress)
-        per, tot, _ = zip(*[_errors(net, x_va[k:k + config.score_batch], device, len(channels)) for k in range(0, len(x_va), config.score_batch)])
+        per, tot, _ = zip(*[_errors(net, x_va[k:k + config.score_batch], device, len(channels)) for k in range(
+            0,
+            len(x_va), config.score_batch)])
     q = config.threshold_quantile
     model.threshold = float(np.quantile(np.concatenate(tot), q))
     model.channel_thresholds = np.maximum(np.quantile(np.concatenate(per), q, axis=0), 1e-6).astype(np.float32)
     t = mission.index
-    model.ranges = {"ae_train": [t[0], t[a - 1]], "validation": [t[a], t[b - 1]], "n_train_windows": len(tr), "n_val_windows": len(va)}
+    model.ranges = {"ae_train": [t[0], t[a - 1]], "validation": [t[a], t[b - 1]], "n_train_windows": len(tr),
+                    "n_val_windows": len(va)}
     return model
 
 # %% ../nbs/06_autoencoder.ipynb #64596859
-def plot_errors(scores: pd.DataFrame, mission: Mission, threshold: float | None = None, splits: Sequence = (), ax=None, figsize=(8, 2.5)):
-    "Window error against time (log scale) with labelled events shaded (anomalies red, rare events orange, others grey), the threshold and the split points."
+def plot_errors(scores: pd.DataFrame, mission: Mission, threshold: float | None = None, splits: Sequence = (),
+                ax=None, figsize=(8, 2.5)):
+    """Window error against time (log scale) with labelled events shaded (anomalies red, rare events orange, others
+    grey), the threshold and the split points."""
     if ax is None:
         import matplotlib.pyplot as plt
         _, ax = plt.subplots(figsize=figsize, dpi=70)
     ax.plot(scores["time"], scores["error"], lw=0.6, color="tab:blue")
-    lab = mission.select_labels(None).groupby("ID").agg(StartTime=("StartTime", "min"), EndTime=("EndTime", "max"), Category=("Category", "first"))
+    lab = mission.select_labels(None).groupby("ID").agg(StartTime=("StartTime", "min"), EndTime=("EndTime", "max"),
+                                                        Category=("Category", "first"))
     colours = {"Anomaly": "tab:red", "Rare Event": "tab:orange"}
-    for s, e, c in zip(lab.StartTime, lab.EndTime, lab.Category): ax.axvspan(s, e, color=colours.get(c, "tab:gray"), alpha=0.3, lw=0)
+    for s, e, c in zip(lab.StartTime, lab.EndTime, lab.Category): ax.axvspan(s, e, color=colours.get(c, "tab:gray"),
+                                                                             alpha=0.3, lw=0)
     if threshold is not None: ax.axhline(threshold, color="k", ls="--", lw=0.8)
     for t in splits: ax.axvline(t, color="tab:green", lw=0.8)
     ax.set_yscale("log"); ax.set_ylabel("reconstruction error")
@@ -394,7 +442,8 @@ def plot_errors(scores: pd.DataFrame, mission: Mission, threshold: float | None 
 # %% ../nbs/06_autoencoder.ipynb #9da5a9b8
 def window_features(batch: dict) -> np.ndarray:
     "Classifier features of a batch of window scores: latents, log(1 + total error), log(1 + error per input)."
-    return np.concatenate([batch["z"], np.log1p(batch["error"])[:, None], np.log1p(batch["errors"])], axis=1).astype(np.float32)
+    return np.concatenate([batch["z"], np.log1p(batch["error"])[:, None], np.log1p(batch["errors"])],
+                          axis=1).astype(np.float32)
 
 def classifier_windows(mission: Mission, lo: int, config: AEConfig) -> tuple[np.ndarray, np.ndarray]:
     "Window starts of the classifier part (rows >= lo) and their 0/1 labels, budgeted and seeded."
@@ -415,7 +464,8 @@ def fit_forest(x: np.ndarray, y: np.ndarray, config: AEConfig) -> xgb.Booster | 
     "A random forest (xgboost, balanced class weights) on window features; None when `y` holds one class only."
     n_pos = int(y.sum()); n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0: return None
-    rf = xgb.XGBRFClassifier(n_estimators=config.n_trees, max_depth=config.tree_depth, subsample=0.8, colsample_bynode=0.8,
+    rf = xgb.XGBRFClassifier(n_estimators=config.n_trees, max_depth=config.tree_depth, subsample=0.8,
+                             colsample_bynode=0.8,
                              learning_rate=1.0, random_state=config.seed, n_jobs=1, tree_method="hist",
                              scale_pos_weight=n_neg / n_pos, verbosity=0)
     rf.fit(x, y)
@@ -426,7 +476,8 @@ def forest_proba(booster: xgb.Booster | None, x: np.ndarray) -> np.ndarray:
     if booster is None: return np.ones(len(x), np.float32)
     return booster.inplace_predict(np.ascontiguousarray(x, np.float32)).astype(np.float32)
 
-def window_scores(batch: dict, p: np.ndarray, threshold: float, channel_thresholds: np.ndarray, n_targets_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def window_scores(batch: dict, p: np.ndarray, threshold: float, channel_thresholds: np.ndarray,
+                  n_targets_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "Global score (k,) and per-target-channel scores (k, targets) of a batch, as documented above."
     e = batch["error"]
     score = np.where(e >= threshold, p, p * 0.5 * np.minimum(e / threshold, 1.0)).astype(np.float32)
@@ -458,12 +509,15 @@ class AEDetector(Detector):
     def _fit(self, mission: Mission, progress: bool):
         "Train the autoencoder (training + validation parts) and the forest (classifier part); `fit` checks `mission`."
         self.targets = [c for c in mission.target_channels if c in input_columns(mission, self.config)[0]]
-        if not self.targets: raise DataError(f"mission {mission.name!r}: no target channel among the autoencoder's input channels")
-        self.groups = {g: [c for c in cs if c in self.targets] for g, cs in mission.groups.items() if any(c in self.targets for c in cs)}
+        if not self.targets: raise DataError(f"mission {mission.name!r}: no target channel among the autoencoder's "
+                                             "input channels")
+        self.groups = {g: [c for c in cs if c in self.targets] for g,
+                       cs in mission.groups.items() if any(c in self.targets for c in cs)}
         self.model = fit_autoencoder(mission, self.config, progress)
         _, b = split_points(len(mission), self.config)
         starts, y = classifier_windows(mission, b, self.config)
-        feats = [window_features(batch) for batch in self.model.iter_scores(mission, starts=starts)] if len(starts) else []
+        feats = [window_features(batch) for batch in self.model.iter_scores(mission,
+                                                                            starts=starts)] if len(starts) else []
         x = np.concatenate(feats) if feats else np.zeros((0, 1), np.float32)
         self.forest = fit_forest(x, y, self.config)
         t = mission.index
@@ -474,7 +528,8 @@ class AEDetector(Detector):
                      "forest": self.forest is not None}
 
     def _check(self):
-        if self.model is None: raise DataError("AEDetector is not fitted: call fit(mission) or AEDetector.load(dir) first")
+        if self.model is None: raise DataError("AEDetector is not fitted: call fit(mission) or AEDetector.load(dir) "
+                                               "first")
 
     def predict_proba(self, mission: Mission, progress: bool | None = None) -> pd.DataFrame:
         "Per-sample `score` and `score_channel_<n>` (float32 in [0, 1]), max over the windows covering each sample."
@@ -484,17 +539,21 @@ class AEDetector(Detector):
         n = len(mission)
         g = np.full(n, np.nan, np.float32); c = np.full((n, len(self.targets)), np.nan, np.float32)
         for batch in m.iter_scores(mission):
-            s, sc = window_scores(batch, forest_proba(self.forest, window_features(batch)), m.threshold, m.channel_thresholds, tidx)
+            s, sc = window_scores(batch, forest_proba(self.forest, window_features(batch)), m.threshold,
+                                  m.channel_thresholds, tidx)
             spread_max(g, batch["starts"], s, m.config.window)
             spread_max(c, batch["starts"], sc, m.config.window)
         out = pd.DataFrame({"score": g}, index=mission.index)
-        return pd.concat([out, pd.DataFrame(c, index=mission.index, columns=[f"score_{t}" for t in self.targets])], axis=1)
+        return pd.concat([out, pd.DataFrame(c, index=mission.index, columns=[f"score_{t}" for t in self.targets])],
+                         axis=1)
 
     def _predict(self, mission: Mission, progress: bool) -> pd.DataFrame:
         "The predictions frame: is_anomaly, score, channel_<n>, score_channel_<n> (target channels)."
         p = self.predict_proba(mission, progress)
-        flags = pd.DataFrame((p[[f"score_{t}" for t in self.targets]].to_numpy() >= 0.5).astype(np.uint8), index=p.index, columns=self.targets)
-        return pd.concat([pd.DataFrame({"is_anomaly": (p["score"].to_numpy() >= 0.5).astype(np.uint8), "score": p["score"]}, index=p.index),
+        flags = pd.DataFrame((p[[f"score_{t}" for t in self.targets]].to_numpy() >= 0.5).astype(np.uint8),
+                             index=p.index, columns=self.targets)
+        return pd.concat([pd.DataFrame({"is_anomaly": (p["score"].to_numpy() >= 0.5).astype(np.uint8),
+                                        "score": p["score"]}, index=p.index),
                           flags, p.drop(columns="score")], axis=1)
 
     # --- model directory ---------------------------------------------------------------------------
@@ -510,7 +569,8 @@ class AEDetector(Detector):
             if self.forest is not None: w.write_bytes("forest.ubj", bytes(self.forest.save_raw("ubj")))
             finite = len(h) and np.isfinite(h["val_loss"].to_numpy(np.float64)).any()
             val = {"best_val_loss": float(np.nanmin(h["val_loss"]))} if finite else None
-            return w.commit("autoencoder", self.config.to_dict(), m.channels, self.groups, self.info.get("train_range"),
+            return w.commit("autoencoder", self.config.to_dict(), m.channels, self.groups,
+                            self.info.get("train_range"),
                             validation=val, telecommands=m.telecommands, targets=self.targets, threshold=m.threshold,
                             ranges=m.ranges, **{k: v for k, v in self.info.items() if k != "train_range"})
 
@@ -543,13 +603,18 @@ class AEDetector(Detector):
         return det
 
 # %% ../nbs/06_autoencoder.ipynb #3de17636
-def reconstruction_error_features(model, mission: Mission, channel: str | Sequence[str], stride: int | None = None) -> pd.DataFrame:
-    "Per-sample reconstruction-error series of `channel`(s): ae_error_<c>, ae_ratio_<c>, ae_error_total (float32, mission index)."
+def reconstruction_error_features(model, mission: Mission, channel: str | Sequence[str],
+                                  stride: int | None = None) -> pd.DataFrame:
+    """Per-sample reconstruction-error series of `channel`(s): ae_error_<c>, ae_ratio_<c>, ae_error_total (float32,
+    mission index)."""
     if isinstance(model, AEDetector): model._check(); model = model.model
-    if not isinstance(model, AEModel): raise DataError(f"model must be an AEModel or a fitted AEDetector, got {type(model).__name__}")
+    if not isinstance(model,
+                      AEModel): raise DataError(f"model must be an AEModel or a fitted AEDetector, got "
+                                                f"{type(model).__name__}")
     chans = [channel] if isinstance(channel, str) else list(channel)
     unknown = [c for c in chans if c not in model.inputs]
-    if unknown: raise DataError(f"channel(s) {unknown} are not inputs of the autoencoder (inputs: {model.inputs[:5]}...)")
+    if unknown: raise DataError(f"channel(s) {unknown} are not inputs of the autoencoder (inputs: "
+                                f"{model.inputs[:5]}...)")
     ci = np.array([model.inputs.index(c) for c in chans])
     n = len(mission)
     err = np.full((n, len(chans)), np.nan, np.float32); tot = np.full(n, np.nan, np.float32)

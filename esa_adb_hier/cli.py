@@ -41,7 +41,8 @@ EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("esa_adb_hier")
 
 def parse_time(text: str | None, option: str) -> pd.Timestamp | None:
-    "Parse an ISO-8601 `--start`/`--end` value to a tz-naive UTC timestamp; `DataError` naming `option` when it is not one."
+    """Parse an ISO-8601 `--start`/`--end` value to a tz-naive UTC timestamp; `DataError` naming `option` when it is
+    not one."""
     if text is None: return None
     try: t = pd.Timestamp(str(text).strip())
     except (ValueError, TypeError) as e: t, err = None, e
@@ -129,9 +130,11 @@ def reader_options(path, start=None, end=None, channels=None, progress: bool = T
     kw.update(sort=sort, interface="cli", trust_pickles=trust_pickles, **({"dedupe": True} if dedupe else {}))
     return {k: v for k, v in kw.items() if v is not None}
 
-def load_data(path, start=None, end=None, channels=None, progress: bool = True, sort: bool = False, dedupe: bool = False,
+def load_data(path, start=None, end=None, channels=None, progress: bool = True, sort: bool = False,
+              dedupe: bool = False,
               trust_pickles: bool = False):
-    """The mission at `path` (any form `data.load_mission` reads) cut to `[start, end)` and `channels`; `sort`, `dedupe` and
+    """The mission at `path` (any form `data.load_mission` reads) cut to `[start, end)` and `channels`; `sort`,
+    `dedupe` and
     `trust_pickles` are the `--sort`, `--dedupe` and `--trust-pickles` flags (the readers' errors name those flags)."""
     from esa_adb_hier.data import load_mission
     path = Path(path)
@@ -142,26 +145,32 @@ def load_data(path, start=None, end=None, channels=None, progress: bool = True, 
         m = m.slice(start, end)
     if channels is not None:
         missing = [c for c in channels if c not in m.channel_names]
-        if missing: raise DataError(f"--channels: {missing[:8]} not in {path} (it has {len(m.channel_names)} channels, e.g. {m.channel_names[:3]})")
+        if missing: raise DataError(f"--channels: {missing[:8]} not in {path} (it has {len(m.channel_names)} "
+                                    f"channels, e.g. {m.channel_names[:3]})")
         m = m.select_channels(channels)
     return m
 
 def check_trainable(mission, where: str):
     "`DataError` unless `mission` has target channels with labelled events to learn from."
     if not mission.target_channels:
-        raise DataError(f"{where}: none of its channels is a target channel (column 'Target' of the channel table); nothing to fit")
+        raise DataError(f"{where}: none of its channels is a target channel (column 'Target' of the channel table); "
+                        "nothing to fit")
     lab = mission.labels[mission.labels["Channel"].isin(mission.target_channels)]
     if len(lab) == 0 or not mission.is_anomaly().any():
-        raise DataError(f"{where}: no labelled events on the target channels in the training range; fitting needs labels "
-                        "(a raw directory with labels.csv, a preprocessed CSV with is_anomaly_* columns or a challenge train.parquet)")
+        raise DataError(f"{where}: no labelled events on the target channels in the training range; fitting needs "
+                        "labels "
+                        "(a raw directory with labels.csv, a preprocessed CSV with is_anomaly_* columns or a "
+                        "challenge train.parquet)")
 
 # %% ../nbs/09_cli.ipynb #9943201e
 def read_manifest(model_dir) -> dict:
     "The manifest of `model_dir`, checked (format, version, checksum, artifact list) by the model-folder module."
     d = Path(model_dir)
-    if not d.is_dir(): raise DataError(f"MODEL_DIR {d}: no such directory (write one with `esa-adb-hier fit DATA --out {d}`)")
+    if not d.is_dir(): raise DataError(f"MODEL_DIR {d}: no such directory (write one with `esa-adb-hier fit DATA "
+                                       f"--out {d}`)")
     p = d / modelfolder.MANIFEST
-    if not p.exists(): raise DataError(f"MODEL_DIR {d}: manifest.json missing; not a model directory written by `esa-adb-hier fit`")
+    if not p.exists(): raise DataError(f"MODEL_DIR {d}: manifest.json missing; not a model directory written by "
+                                       "`esa-adb-hier fit`")
     man = modelfolder.read_manifest(d)
     if man.get("detector") not in DETECTORS:
         raise DataError(f"{p}: unknown detector {man.get('detector')!r}; expected one of {list(DETECTORS)}")
@@ -172,7 +181,8 @@ def check_channels(manifest: dict, mission, where: str):
     need = list(manifest.get("channels") or [])
     missing = [c for c in need if c not in mission.channel_names]
     if missing:
-        raise DataError(f"{where}: channel(s) {missing[:8]}{' ...' if len(missing) > 8 else ''} of the model are missing "
+        raise DataError(f"{where}: channel(s) {missing[:8]}{' ...' if len(missing) > 8 else ''} of the model are "
+                        "missing "
                         f"({len(missing)} of {len(need)}); the model was trained on {need[:3]}...")
     tcs = [c for c in manifest.get("telecommands") or [] if c not in mission.telecommand_names]
     if tcs: raise DataError(f"{where}: telecommand(s) {tcs[:8]} of the model are missing")
@@ -181,7 +191,8 @@ def check_length(detector, mission, where: str):
     "`DataError` when `mission` is shorter than one pooling window of `detector`."
     need = detector.min_samples()
     if len(mission) < need:
-        raise DataError(f"{where}: the prediction range has {len(mission)} samples ({mission.start} .. {mission.end}), "
+        raise DataError(f"{where}: the prediction range has {len(mission)} samples ({mission.start} .. "
+                        f"{mission.end}), "
                         f"shorter than one pooling window of the model ({need} samples); widen --start/--end")
 
 # %% ../nbs/09_cli.ipynb #f97f49c0
@@ -191,24 +202,30 @@ def _is_labels_csv(path: Path) -> bool:
     return {"ID", "Channel", "StartTime", "EndTime"} <= set(head)
 
 def load_labels(path, anomaly_types=None, progress: bool = True, **load):
-    "(labels, mission or None) from a labels.csv (+ anomaly_types.csv) or from any data form (read by `load_data` with `load`)."
+    """(labels, mission or None) from a labels.csv (+ anomaly_types.csv) or from any data form (read by `load_data`
+    with `load`)."""
     from esa_adb_hier.core import validate_labels
     path = Path(path)
     if not path.exists(): raise DataError(f"DATA_OR_LABELS {path}: no such file or directory")
-    if anomaly_types is not None and not Path(anomaly_types).is_file(): raise DataError(f"--anomaly-types {anomaly_types}: no such file")
+    if anomaly_types is not None and not Path(anomaly_types).is_file(): raise DataError(
+        f"--anomaly-types "
+        f"{anomaly_types}: no such file")
     if _is_labels_csv(path):
         types = Path(anomaly_types) if anomaly_types else path.with_name("anomaly_types.csv")
         cats = None
         if types.exists():
             t = pd.read_csv(types)
-            if not {"ID", "Category"} <= set(t.columns): raise DataError(f"{types}: columns 'ID' and 'Category' expected, found {list(t.columns)}")
+            if not {"ID",
+                    "Category"} <= set(t.columns): raise DataError(f"{types}: columns 'ID' and 'Category' expected, "
+                                                                   f"found {list(t.columns)}")
             cats = dict(zip(t["ID"].astype(str), t["Category"].astype(str)))
         elif anomaly_types: raise DataError(f"--anomaly-types {types}: no such file")
         lab = pd.read_csv(path)
         if cats is not None: lab = lab.assign(ID=lab["ID"].astype(str))
         return validate_labels(lab, str(path), categories=cats), None
     if anomaly_types is not None:
-        raise DataError(f"--anomaly-types {anomaly_types}: applies to a labels.csv only; DATA_OR_LABELS {path} is a data form, "
+        raise DataError(f"--anomaly-types {anomaly_types}: applies to a labels.csv only; DATA_OR_LABELS {path} is a "
+                        "data form, "
                         "whose categories come with it (a raw directory's anomaly_types.csv)")
     m = load_data(path, progress=progress, **load)
     return m.labels, m
@@ -216,8 +233,10 @@ def load_labels(path, anomaly_types=None, progress: bool = True, **load):
 # %% ../nbs/09_cli.ipynb #cecc4434
 def describe_data(mission, path) -> dict:
     "What the run record says about the data."
-    return {"path": str(path), "name": mission.name, "rows": len(mission), "start": str(mission.start), "end": str(mission.end),
-            "period": str(mission.period), "channels": len(mission.channel_names), "target_channels": len(mission.target_channels),
+    return {"path": str(path), "name": mission.name, "rows": len(mission), "start": str(mission.start),
+            "end": str(mission.end),
+            "period": str(mission.period), "channels": len(mission.channel_names),
+                "target_channels": len(mission.target_channels),
             "telecommands": len(mission.telecommand_names), "events": int(mission.labels["ID"].nunique()),
             "challenge_ids": mission.ids is not None}
 
@@ -243,14 +262,16 @@ def fit_detector(mission, detector: str, config, out, run: RunRecord, progress: 
         runtime["checkpoint"] = ckpt
     elif resume: raise DataError(f"--resume: the {detector} detector fits in one piece and cannot resume")
     if scheduler is not None:
-        if "client" not in keys: raise DataError(f"--scheduler: the {detector} detector does not run on a Dask cluster")
+        if "client" not in keys: raise DataError(f"--scheduler: the {detector} detector does not run on a Dask "
+                                                 "cluster")
         runtime.update(client=scheduler, data_path=data_path, data_options=data_options)
     det = cls(config, progress=progress)
     with run.stage("fit"):
         try: det.fit(mission, progress=progress, **runtime)
         except KeyboardInterrupt:
             if "checkpoint" in runtime:
-                log.warning("interrupted: the channels fitted so far are kept in %s; run the same command with --resume "
+                log.warning("interrupted: the channels fitted so far are kept in %s; run the same command with "
+                            "--resume "
                             "to go on from there", runtime["checkpoint"])
             raise
     if getattr(det, "resumed_", None): run.info["resumed_channels"] = list(det.resumed_)
@@ -296,7 +317,8 @@ def score_predictions(pred: pd.DataFrame, labels: pd.DataFrame, mission=None, wh
     from esa_adb_hier import evaluation as ev
     t0, t1 = pred.index[0], pred.index[-1]
     lab = clip_labels(labels, t0, t1)
-    if len(lab) == 0: log.warning("%s: no labelled event between %s and %s (the range of the predictions): recall and F-scores are 0, "
+    if len(lab) == 0: log.warning("%s: no labelled event between %s and %s (the range of the predictions): recall and "
+                                  "F-scores are 0, "
                                   "precision counts false alarms only", where, t0, t1)
     kw = {"full_range": (t0, t1)}
     if mission is not None:
@@ -306,7 +328,8 @@ def score_predictions(pred: pd.DataFrame, labels: pd.DataFrame, mission=None, wh
 
 def metrics_dict(table: pd.DataFrame) -> dict:
     "The (metric, value) table as {metric: value} with NaN as None."
-    return _finite({str(k): (float(v) if isinstance(v, (int, float, np.number)) else v) for k, v in zip(table["metric"], table["value"])})
+    return _finite({str(k): (float(v) if isinstance(v, (int, float, np.number)) else v) for k,
+                    v in zip(table["metric"], table["value"])})
 
 _COUNTS = ("TP_e", "FP_e", "FN_e", "n_true", "n_pred", "FP_t", "N_t", "Nb_")
 
@@ -364,7 +387,8 @@ def fit_summary_text(det, out) -> str:
     for scale, g in t[t["section"] == "layer 2 cv_precision"].groupby("scale"):
         v = pd.to_numeric(g["value"], errors="coerce")
         med = f"{v.median():.3f}" if v.notna().any() else "n/a"
-        lines.append(f"  {'layer 2':<12} {'validation precision':<24} {scale:<5} median {med} over the {int(v.notna().sum())} "
+        lines.append(f"  {'layer 2':<12} {'validation precision':<24} {scale:<5} median {med} over the "
+                     f"{int(v.notna().sum())} "
                      f"of {len(v)} channels whose stackers raised a validation alarm")
     return "\n".join(lines + [f"  {'model':<12} {'folder':<24} {'':<5} {out}"])
 
@@ -377,8 +401,10 @@ def cmd_fit(args, argv) -> int:
     config = build_config(args.detector, args.preset, args.config, args.seed, args.n_jobs)
     with _sigterm_as_interrupt(), RunRecord("fit", argv, out, "fit", args.quiet, args.debug) as run:
         run.info.update(detector=args.detector, preset=args.preset, config=config.to_dict())
-        log.debug("config (%s, preset %s): %s", args.detector, args.preset, json.dumps(_finite(run.info["config"]), default=str))
-        with run.stage("load data"): m = load_data(args.data, start, end, channels, progress=not args.quiet, **_load_flags(args))
+        log.debug("config (%s, preset %s): %s", args.detector, args.preset, json.dumps(_finite(run.info["config"]),
+                                                                                       default=str))
+        with run.stage("load data"): m = load_data(args.data, start, end, channels, progress=not args.quiet,
+                                                   **_load_flags(args))
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
         if detector_class(args.detector).needs_labels: check_trainable(m, f"DATA {args.data}")
         modelfolder.check_target(out, args.overwrite, "--out", model_bytes(len(m.target_channels), len(m)))
@@ -390,7 +416,8 @@ def cmd_fit(args, argv) -> int:
                                  seconds=args.search_seconds, seed=config.seed, progress=not args.quiet)
             config, search = res.config, res.to_dict()
             run.info.update(search=search, config=config.to_dict())
-            log.info("search: cross-validated EW-F0.5 %.3f with the preset's settings, %.3f with the chosen ones (%.0f s)",
+            log.info("search: cross-validated EW-F0.5 %.3f with the preset's settings, %.3f with the chosen ones "
+                     "(%.0f s)",
                      res.baseline_score, res.best_score, res.seconds)
         data_options = (reader_options(args.data, start, end, channels, False, **_load_flags(args))
                         if args.scheduler else None)
@@ -414,21 +441,26 @@ def cmd_predict(args, argv) -> int:
         with run.stage("load data"): m = load_data(args.data, start, end, progress=not args.quiet, **_load_flags(args))
         run.info["data"] = describe_data(m, args.data); log.info("data: %r", m)
         if args.submission and m.ids is None:
-            raise DataError(f"--submission: DATA {args.data} has no challenge row ids; a submission needs the challenge parquet (column 'id')")
+            raise DataError(f"--submission: DATA {args.data} has no challenge row ids; a submission needs the "
+                            "challenge parquet (column 'id')")
         pred = predict_mission(det, man, m, f"DATA {args.data}", run, progress=not args.quiet)
         write_parquet(predictions_table(pred, m), out); run.output("predictions", out)
         if args.submission:
             from esa_adb_hier.data import write_submission
-            write_submission(m.ids, pred["is_anomaly"].to_numpy(), args.submission); run.output("submission", args.submission)
+            write_submission(m.ids, pred["is_anomaly"].to_numpy(), args.submission); run.output("submission",
+                                                                                                args.submission)
         if args.report: write_report(pred["is_anomaly"].to_numpy(), args.report, run)
         if not args.no_explain:
             with run.stage("explain alarms"):
-                for name, p in zip(("alarms", "alarms (JSON)"), _write_alarms(explain_alarms(det, m, pred, not args.quiet),
+                for name, p in zip(("alarms", "alarms (JSON)"), _write_alarms(explain_alarms(det, m, pred,
+                                                                                             not args.quiet),
                                                                             out.parent)):
                     run.output(name, p)
         n_ev = len(_runs(pred["is_anomaly"].to_numpy()))
-        run.info["summary"] = {"rows": len(pred), "anomalous_rows": int(pred["is_anomaly"].sum()), "predicted_events": n_ev}
-    print(f"predictions for {len(pred):,} rows ({n_ev} predicted events) written to {out}  [{run.info['wall_s']:.1f} s]")
+        run.info["summary"] = {"rows": len(pred), "anomalous_rows": int(pred["is_anomaly"].sum()),
+                               "predicted_events": n_ev}
+    print(f"predictions for {len(pred):,} rows ({n_ev} predicted events) written to {out}  [{run.info['wall_s']:.1f} "
+          "s]")
     return EXIT_OK
 
 def _write_alarms(table: pd.DataFrame, folder) -> tuple:
@@ -454,7 +486,8 @@ def cmd_report(args, argv) -> int:
     with RunRecord("report", argv, out.parent, out.stem, args.quiet, args.debug) as run:
         step = pred.index[1] - pred.index[0] if len(pred) > 1 else pd.Timedelta(0)
         with run.stage("load data"):
-            m = load_data(args.data, pred.index[0], pred.index[-1] + step, progress=not args.quiet, **_load_flags(args))
+            m = load_data(args.data, pred.index[0], pred.index[-1] + step, progress=not args.quiet,
+                          **_load_flags(args))
         evidence, model = None, None
         if args.model:
             man, det = load_detector(args.model, run, not args.quiet)
@@ -478,7 +511,8 @@ def cmd_evaluate(args, argv) -> int:
     if out.is_dir(): raise DataError(f"--out {out}: is a directory; expected a file name such as metrics.json")
     pred = read_predictions(args.predictions)
     with RunRecord("evaluate", argv, out.parent, out.stem, args.quiet, args.debug) as run:
-        with run.stage("load labels"): labels, m = load_labels(args.data_or_labels, args.anomaly_types, progress=not args.quiet,
+        with run.stage("load labels"): labels, m = load_labels(args.data_or_labels, args.anomaly_types,
+                                                               progress=not args.quiet,
                                                          **_load_flags(args))
         with run.stage("evaluate"): table = score_predictions(pred, labels, m, f"DATA_OR_LABELS {args.data_or_labels}")
         metrics = metrics_dict(table)
@@ -501,14 +535,17 @@ def cmd_demo(args, argv) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir(): raise DataError(f"--out {out}: exists and is not a directory")
     if not args.days > 0: raise DataError(f"--days {args.days}: must be positive")
-    if not 0 < args.train_fraction < 1: raise DataError(f"--train-fraction {args.train_fraction}: must be between 0 and 1")
+    if not 0 < args.train_fraction < 1: raise DataError(f"--train-fraction {args.train_fraction}: must be between 0 "
+                                                        "and 1")
     config = build_config("hierarchical", "fast", args.config, args.seed, args.n_jobs)
     progress = not args.quiet
     with RunRecord("demo", argv, out, "demo", args.quiet, args.debug) as run:
         run.info.update(detector="hierarchical", preset="fast", config=config.to_dict(),
-                        demo={"days": args.days, "seed": args.seed, "train_fraction": args.train_fraction, "channels": args.channels})
+                        demo={"days": args.days, "seed": args.seed, "train_fraction": args.train_fraction,
+                              "channels": args.channels})
         with run.stage("make mission"):
-            mission = make_mission(days=args.days, seed=args.seed, channels=parse_channels(args.channels) or DEMO_CHANNELS)
+            mission = make_mission(days=args.days, seed=args.seed,
+                                   channels=parse_channels(args.channels) or DEMO_CHANNELS)
         with run.stage("write raw mission"):
             raw = out / "mission"; write_raw_mission(mission, raw); run.output("mission", raw)
         with run.stage("load mission"): m = load_mission(raw, progress=progress)
@@ -516,12 +553,15 @@ def cmd_demo(args, argv) -> int:
         split = m.index[int(len(m) * args.train_fraction)]
         train, test = m.slice(None, split), m.slice(split, None)
         run.info["split"] = {"train": [str(train.start), str(train.end)], "test": [str(test.start), str(test.end)]}
-        log.info("train %s .. %s (%d rows), held out %s .. %s (%d rows)", train.start, train.end, len(train), test.start, test.end, len(test))
+        log.info("train %s .. %s (%d rows), held out %s .. %s (%d rows)", train.start, train.end, len(train),
+                 test.start, test.end, len(test))
         check_trainable(train, "demo training part")
         det = fit_detector(train, "hierarchical", config, out / "model", run, progress, overwrite=True)
         man = read_manifest(out / "model")
         pred = predict_mission(det, man, test, "demo held-out part", run, progress)
-        write_parquet(predictions_table(pred, test), out / "predictions.parquet"); run.output("predictions", out / "predictions.parquet")
+        write_parquet(predictions_table(pred, test), out / "predictions.parquet"); run.output(
+            "predictions",
+            out / "predictions.parquet")
         with run.stage("evaluate"): table = score_predictions(pred, test.labels, test, "demo held-out part")
         metrics = metrics_dict(table)
         write_json({"predictions": str(out / "predictions.parquet"), "labels": str(raw / "labels.csv"),
@@ -537,8 +577,10 @@ def cmd_demo(args, argv) -> int:
             html.write_report(pred, test, out / "report.html", evidence=evidence, model=model)
             run.output("html report", out / "report.html")
         with run.stage("plots"):
-            save_figure(ev.plot_events(test, pred, channels=busiest_channels(test, pred)), out / "events.png", run, "events plot")
-            save_figure(ev.plot_channel_scores(pred, mission=test), out / "channel_scores.png", run, "channel scores plot")
+            save_figure(ev.plot_events(test, pred, channels=busiest_channels(test, pred)), out / "events.png", run,
+                        "events plot")
+            save_figure(ev.plot_channel_scores(pred, mission=test), out / "channel_scores.png", run,
+                        "channel scores plot")
     print(demo_summary(run, m, train, test, table))
     return EXIT_OK
 
@@ -559,15 +601,18 @@ def _scored_events(test) -> str:
 
 def demo_summary(run: RunRecord, m, train, test, table) -> str:
     "The text the demo prints at the end."
-    key = [k for k in ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision", "channel_F0.50", "subsystem_F0.50", "AFF_F_0.50")
+    key = [k for k in ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision", "channel_F0.50",
+                       "subsystem_F0.50", "AFF_F_0.50")
            if k in set(table["metric"])]
     t = table.set_index("metric")["value"]
     lines = [f"esa-adb-hier demo: synthetic mission of {len(m):,} rows ({m.start:%Y-%m-%d} .. {m.end:%Y-%m-%d}), "
              f"{len(m.channel_names)} channels ({len(m.target_channels)} targets), {m.labels['ID'].nunique()} events",
-             f"  fitted on {train.start:%Y-%m-%d} .. {train.end:%Y-%m-%d}, scored on {test.start:%Y-%m-%d} .. {test.end:%Y-%m-%d} "
+             f"  fitted on {train.start:%Y-%m-%d} .. {train.end:%Y-%m-%d}, "
+             f"scored on {test.start:%Y-%m-%d} .. {test.end:%Y-%m-%d} "
              f"({_scored_events(test)})",
              "  " + ", ".join(f"{k} {t[k]:.3f}" for k in key),
-             "  times: " + ", ".join(f"{k} {v:.0f} s" for k, v in run.timings.items()) + f"; total {run.info['wall_s']:.0f} s",
+             "  times: " + ", ".join(f"{k} {v:.0f} s" for k,
+                                     v in run.timings.items()) + f"; total {run.info['wall_s']:.0f} s",
              "  outputs:"]
     lines += [f"    {k:<20} {v}" for k, v in run.outputs.items()]
     lines += [f"    {'run record':<20} {run.record_path}"]
@@ -593,9 +638,11 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     "The `esa-adb-hier` argument parser."
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--quiet", action="store_true", help="no progress bars; only warnings on stderr (the log file keeps everything)")
+    common.add_argument("--quiet", action="store_true",
+                        help="no progress bars; only warnings on stderr (the log file keeps everything)")
     common.add_argument("--debug", action="store_true", help="debug logging, and a traceback with every error")
-    p = argparse.ArgumentParser(prog="esa-adb-hier", description="Hierarchical ensemble anomaly detection for ESA spacecraft telemetry.",
+    p = argparse.ArgumentParser(prog="esa-adb-hier",
+                                description="Hierarchical ensemble anomaly detection for ESA spacecraft telemetry.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"esa-adb-hier {esa_adb_hier.__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -604,51 +651,67 @@ def build_parser() -> argparse.ArgumentParser:
     ranges.add_argument("--end", metavar="ISO", help="time to stop before (exclusive)")
     loading = argparse.ArgumentParser(add_help=False)
     loading.add_argument("--sort", action="store_true", help="sort unsorted timestamps instead of refusing them")
-    loading.add_argument("--dedupe", action="store_true", help="keep the last value at repeated timestamps instead of refusing them")
-    loading.add_argument("--trust-pickles", action="store_true",
-                         help="read a raw directory's pickles with pandas (runs any code they hold; only for files you trust)")
+    loading.add_argument("--dedupe", action="store_true",
+                         help="keep the last value at repeated timestamps instead of refusing them")
+    loading.add_argument(
+        "--trust-pickles", action="store_true",
+        help="read a raw directory's pickles with pandas (runs any code they hold; only for files you trust)")
 
-    f = sub.add_parser("fit", parents=[common, ranges, loading], help="fit a detector on labelled data and save it to a model directory",
-                       description="Fit a detector on labelled DATA and save it to MODEL_DIR (manifest.json + model files, no pickle).")
+    f = sub.add_parser("fit", parents=[common, ranges, loading],
+                       help="fit a detector on labelled data and save it to a model directory",
+                       description="Fit a detector on labelled DATA and save it to MODEL_DIR "
+                                   "(manifest.json + model files, no pickle).")
     f.add_argument("data", metavar="DATA", help="raw mission directory, preprocessed CSV or challenge parquet")
     f.add_argument("--out", required=True, metavar="MODEL_DIR", help="model directory to write")
-    f.add_argument("--detector", choices=DETECTORS, default="hierarchical", help="which detector (default: hierarchical)")
-    f.add_argument("--preset", choices=("fast", "paper", "paper+"), default=None, help="configuration preset (default: the detector's defaults, the authors' values)")
+    f.add_argument("--detector", choices=DETECTORS, default="hierarchical",
+                   help="which detector (default: hierarchical)")
+    f.add_argument("--preset", choices=("fast", "paper", "paper+"), default=None,
+                   help="configuration preset (default: the detector's defaults, the authors' values)")
     f.add_argument("--config", metavar="CFG.json", help="JSON object of config keys overriding the preset")
-    f.add_argument("--channels", nargs="+", metavar="CH", help="channels to use: channel_41, 41 or 41-46 (default: all)")
-    f.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N", help="parallel worker processes (-1: all cores)")
+    f.add_argument("--channels", nargs="+", metavar="CH",
+                   help="channels to use: channel_41, 41 or 41-46 (default: all)")
+    f.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N",
+                   help="parallel worker processes (-1: all cores)")
     f.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
     f.add_argument("--overwrite", action="store_true",
                    help="replace the model already in MODEL_DIR (kept until the new one is complete)")
-    f.add_argument("--search-trials", type=int, default=None, metavar="N",
-                   help="first search the settings (Bayesian, one Optuna study per layer, 3-fold time-series CV inside "
-                        "the fit range, objective the corrected event-wise F0.5): N trials per layer")
+    f.add_argument(
+        "--search-trials", type=int, default=None, metavar="N",
+        help="first search the settings (Bayesian, one Optuna study per layer, 3-fold time-series CV inside "
+             "the fit range, objective the corrected event-wise F0.5): N trials per layer")
     f.add_argument("--search-seconds", type=float, default=None, metavar="S",
                    help="time budget of that search in seconds, for all layers (with or without --search-trials)")
-    f.add_argument("--resume", action="store_true",
-                   help="after a killed or interrupted fit: reuse the channels it finished (kept in MODEL_DIR.checkpoint "
-                        "until the model is saved) and fit the rest")
+    f.add_argument(
+        "--resume", action="store_true",
+        help="after a killed or interrupted fit: reuse the channels it finished (kept in MODEL_DIR.checkpoint "
+             "until the model is saved) and fit the rest")
     f.add_argument("--scheduler", metavar="ADDR",
                    help="run the channel jobs on the Dask cluster whose scheduler is at ADDR (tcp://host:8786); the "
                         "workers read their channels from DATA, which must be on a filesystem they share")
     f.set_defaults(run=cmd_fit)
 
     pr = sub.add_parser("predict", parents=[common, ranges, loading], help="predict with a saved model",
-                        description="Predict DATA with the model in MODEL_DIR; write predictions.parquet (and optionally a submission and a window report).")
+                        description="Predict DATA with the model in MODEL_DIR; write predictions.parquet "
+                                    "(and optionally a submission and a window report).")
     pr.add_argument("model_dir", metavar="MODEL_DIR")
     pr.add_argument("data", metavar="DATA")
     pr.add_argument("--out", required=True, metavar="PREDICTIONS.parquet")
-    pr.add_argument("--submission", metavar="SUBMISSION.parquet", help="also write a challenge submission (id, is_anomaly); challenge data only")
-    pr.add_argument("--no-explain", action="store_true",
-                    help="do not write alarms.csv / alarms.json (the alarms and their evidence) beside the predictions")
-    pr.add_argument("--report", metavar="REPORT.csv", help="also write the 1000-sample window report (range,status,indices)")
-    pr.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N", help="parallel worker processes (default: as fitted)")
+    pr.add_argument("--submission", metavar="SUBMISSION.parquet",
+                    help="also write a challenge submission (id, is_anomaly); challenge data only")
+    pr.add_argument(
+        "--no-explain", action="store_true",
+        help="do not write alarms.csv / alarms.json (the alarms and their evidence) beside the predictions")
+    pr.add_argument("--report", metavar="REPORT.csv",
+                    help="also write the 1000-sample window report (range,status,indices)")
+    pr.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N",
+                    help="parallel worker processes (default: as fitted)")
     pr.set_defaults(run=cmd_predict)
 
-    rp = sub.add_parser("report", parents=[common, loading], help="one self-contained HTML page about predictions",
-                        description="Write an HTML report of PREDICTIONS on DATA: metrics when DATA has labels, the events "
-                                    "timeline, the channel scores and one panel per alarm with its evidence (from "
-                                    "alarms.csv beside PREDICTIONS, or computed with --model).")
+    rp = sub.add_parser(
+        "report", parents=[common, loading], help="one self-contained HTML page about predictions",
+        description="Write an HTML report of PREDICTIONS on DATA: metrics when DATA has labels, the events "
+                    "timeline, the channel scores and one panel per alarm with its evidence (from "
+                    "alarms.csv beside PREDICTIONS, or computed with --model).")
     rp.add_argument("predictions", metavar="PREDICTIONS")
     rp.add_argument("data", metavar="DATA", help="the data the predictions are of (any data form)")
     rp.add_argument("--out", required=True, metavar="REPORT.html")
@@ -658,20 +721,27 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(run=cmd_report)
 
     e = sub.add_parser("evaluate", parents=[common, loading], help="score predictions against labels",
-                       description="Score PREDICTIONS (from `predict`) against the labels of a data form or a labels.csv; print a table and write metrics.json.")
+                       description="Score PREDICTIONS (from `predict`) against the labels of a data form or a "
+                                   "labels.csv; print a table and write metrics.json.")
     e.add_argument("predictions", metavar="PREDICTIONS")
-    e.add_argument("data_or_labels", metavar="DATA_OR_LABELS", help="a data form with labels, or an ESA-ADB labels.csv")
+    e.add_argument("data_or_labels", metavar="DATA_OR_LABELS",
+                   help="a data form with labels, or an ESA-ADB labels.csv")
     e.add_argument("--out", required=True, metavar="METRICS.json")
-    e.add_argument("--anomaly-types", metavar="CSV", help="anomaly_types.csv giving each event's Category (default: the one beside labels.csv)")
+    e.add_argument("--anomaly-types", metavar="CSV",
+                   help="anomaly_types.csv giving each event's Category (default: the one beside labels.csv)")
     e.set_defaults(run=cmd_evaluate)
 
     d = sub.add_parser("demo", parents=[common], help="fit, predict and evaluate on the built-in synthetic mission",
-                       description="Make the built-in synthetic mission, fit the fast preset on its first part, predict and evaluate the rest.")
+                       description="Make the built-in synthetic mission, fit the fast preset on its first part, "
+                                   "predict and evaluate the rest.")
     d.add_argument("--out", default="demo_out", metavar="DIR", help="output folder (default: demo_out)")
-    d.add_argument("--days", type=float, default=DEMO_DAYS, metavar="D", help=f"length of the synthetic mission in days (default: {DEMO_DAYS})")
+    d.add_argument("--days", type=float, default=DEMO_DAYS, metavar="D",
+                   help=f"length of the synthetic mission in days (default: {DEMO_DAYS})")
     d.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the mission and the model (default: 0)")
-    d.add_argument("--train-fraction", type=float, default=DEMO_TRAIN_FRACTION, metavar="F", help=f"share of the time line to fit on (default: {DEMO_TRAIN_FRACTION})")
-    d.add_argument("--channels", nargs="+", metavar="CH", help="only these channels of the Mission 1 table: channel_41, 41 or 41-46 (default: all 76)")
+    d.add_argument("--train-fraction", type=float, default=DEMO_TRAIN_FRACTION, metavar="F",
+                   help=f"share of the time line to fit on (default: {DEMO_TRAIN_FRACTION})")
+    d.add_argument("--channels", nargs="+", metavar="CH",
+                   help="only these channels of the Mission 1 table: channel_41, 41 or 41-46 (default: all 76)")
     d.add_argument("--config", metavar="CFG.json", help="JSON object of config keys overriding the fast preset")
     d.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N", help="parallel worker processes")
     d.set_defaults(run=cmd_demo)
@@ -706,5 +776,6 @@ def main(argv=None) -> int:
         return 130
     except Exception as e:
         if args.debug: traceback.print_exc()
-        print(f"esa-adb-hier {args.command}: internal error: {type(e).__name__}: {_one_line(e)} (run again with --debug for the traceback)", file=sys.stderr)
+        print(f"esa-adb-hier {args.command}: internal error: {type(e).__name__}: {_one_line(e)} (run again with "
+              "--debug for the traceback)", file=sys.stderr)
         return EXIT_BUG

@@ -54,7 +54,9 @@ class DetectorConfig:
     @classmethod
     def from_dict(cls, d: dict):
         "Settings from a dict of keys (missing keys take their defaults); a bad key raises `DataError` naming it."
-        if not isinstance(d, dict): raise DataError(f"{cls.__name__}: expected a JSON object of settings, got {type(d).__name__}")
+        if not isinstance(d,
+                          dict): raise DataError(f"{cls.__name__}: expected a JSON object of settings, got "
+                                                 f"{type(d).__name__}")
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(d) - set(names))
         if unknown: raise DataError(f"{cls.__name__}: unknown key {unknown[0]!r}; known keys: {names}")
@@ -88,7 +90,8 @@ def check_mission(mission, where: str) -> Mission:
 
 def check_predictions(pred, mission: Mission, where: str) -> pd.DataFrame:
     "`pred` when it is a predictions frame for `mission`; otherwise a `DataError` (a detector bug, said plainly)."
-    if not isinstance(pred, pd.DataFrame): raise DataError(f"{where}: returned {type(pred).__name__}, expected a DataFrame")
+    if not isinstance(pred,
+                      pd.DataFrame): raise DataError(f"{where}: returned {type(pred).__name__}, expected a DataFrame")
     if len(pred) != len(mission) or not pred.index.equals(mission.index):
         raise DataError(f"{where}: returned {len(pred)} rows for the {len(mission)} samples of {mission.name!r}")
     missing = [c for c in ("is_anomaly", "score") if c not in pred.columns]
@@ -97,7 +100,8 @@ def check_predictions(pred, mission: Mission, where: str) -> pd.DataFrame:
 
 # %% ../nbs/00c_detector.ipynb #d1c69edf
 class Detector:
-    "Base class of every detector; a subclass sets `name` and `config_class` and implements `_fit`, `_predict`, `save`, `load`."
+    """Base class of every detector; a subclass sets `name` and `config_class` and implements `_fit`, `_predict`,
+    `save`, `load`."""
     name: ClassVar[str] = "detector"
     config_class: ClassVar[type] = None
     needs_labels: ClassVar[bool] = True     # False: `fit` also works on a mission without labelled events
@@ -108,7 +112,8 @@ class Detector:
         elif isinstance(config, dict): config = cc.from_dict(config)
         elif isinstance(config, str): config = cc.preset(config)
         if not isinstance(config, cc):
-            raise DataError(f"{type(self).__name__}: config must be a {cc.__name__}, a dict of its keys or a preset name, "
+            raise DataError(f"{type(self).__name__}: config must be a {cc.__name__}, a dict of its keys or a preset "
+                            "name, "
                             f"got {type(config).__name__}")
         self.config, self.progress = config, progress
 
@@ -165,7 +170,8 @@ class Detector:
         "The predictions frame of `mission`: `is_anomaly`, `score`, `channel_<n>`, `score_channel_<n>`."
         where = f"{type(self).__name__}.predict"
         check_mission(mission, where)
-        if not self.is_fitted: raise DataError(f"{where}: not fitted; call fit(mission) or {type(self).__name__}.load(dir) first")
+        if not self.is_fitted: raise DataError(f"{where}: not fitted; call fit(mission) or "
+                                               f"{type(self).__name__}.load(dir) first")
         return check_predictions(self._predict(mission, self._progress(progress)), mission, where)
 
     def _fit(self, mission: Mission, progress: bool): raise NotImplementedError

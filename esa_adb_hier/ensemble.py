@@ -44,7 +44,8 @@ def _exit_with_parent(parent: int, interval: float = 0.5):
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 def _worker_options() -> dict:
-    "Keyword arguments for `joblib.Parallel` that tie loky workers' lifetime to this process (none for other backends)."
+    """Keyword arguments for `joblib.Parallel` that tie loky workers' lifetime to this process (none for other
+    backends)."""
     try:
         from joblib._parallel_backends import LokyBackend
         from joblib.parallel import get_active_backend
@@ -54,7 +55,8 @@ def _worker_options() -> dict:
 
 def _run_jobs(jobs: list, n_jobs: int, progress: bool, desc: str, client=None, on_result=None) -> list:
     """Run `(f, args, kw)` jobs with a tqdm bar; the results in job order. Sequential in this process when
-    `n_jobs == 1`, on a Dask cluster with `client`; `on_result(i, result)` is called as each job finishes (any order)."""
+    `n_jobs == 1`, on a Dask cluster with `client`; `on_result(i, result)` is called as each job finishes (any
+    order)."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, leave=False)
@@ -74,7 +76,8 @@ def _run_jobs(jobs: list, n_jobs: int, progress: bool, desc: str, client=None, o
     finally: bar.close()
 
 class HierarchicalDetector(Detector):
-    """The hierarchical ensemble (the `Detector` interface): `fit(mission)`, `predict_proba(mission)`, `predict(mission)`,
+    """The hierarchical ensemble (the `Detector` interface): `fit(mission)`, `predict_proba(mission)`,
+    `predict(mission)`,
     `save(dir)`, `load(dir)`; the constructor takes a `HierarchicalConfig`, a dict of its keys or a preset name."""
     name = "hierarchical"
     config_class = HierarchicalConfig
@@ -88,8 +91,10 @@ class HierarchicalDetector(Detector):
 
     def __repr__(self):
         s = "|".join(str(x["length"]) for x in self.config.scales)
-        st = f"{len(self.channels_)} channels, trained {self.train_range_[0]} .. {self.train_range_[1]}" if self.is_fitted else "not fitted"
-        return f"HierarchicalDetector(scales {s}, N={self.config.n_outer}, M={self.config.n_inner}, aggregator {self.config.aggregator}; {st})"
+        st = (f"{len(self.channels_)} channels, trained {self.train_range_[0]} .. {self.train_range_[1]}"
+              if self.is_fitted else "not fitted")
+        return (f"HierarchicalDetector(scales {s}, N={self.config.n_outer}, M={self.config.n_inner}, "
+                f"aggregator {self.config.aggregator}; {st})")
 
 # %% ../nbs/07c_ensemble.ipynb #d434b53a
 def _telecommand_rows(mission: Mission, names: list, cfg: HierarchicalConfig) -> tuple[dict, dict]:
@@ -99,7 +104,9 @@ def _telecommand_rows(mission: Mission, names: list, cfg: HierarchicalConfig) ->
     ranges, rows = {}, {}
     for s in cfg.scales:
         key = scale_key(s); ranges[key] = scale_rows(n, s)
-        rows[key] = telecommand_row_features(tc, *ranges[key], names).to_numpy(np.float32) if names else np.zeros((len(ranges[key][0]), 0), np.float32)
+        rows[key] = telecommand_row_features(tc, *ranges[key],
+                                             names).to_numpy(np.float32) if names else np.zeros((len(ranges[key][0]),
+                                                                                                 0), np.float32)
     return ranges, rows
 
 def _groups_of(mission: Mission, channels: list) -> dict:
@@ -117,8 +124,9 @@ def _check_fit_input(self: HierarchicalDetector, mission: Mission) -> list:
     lab = mission.select_labels(list(cfg.categories))
     lab = lab[lab["Channel"].isin(targets)]
     if len(lab) == 0 or not mission.is_anomaly(list(cfg.categories), targets).any():
-        raise DataError(f"{w}: no labels of categories {list(cfg.categories)} on the target channels in the fit range "
-                        f"({mission.start} .. {mission.end}); the hierarchical ensemble is supervised and needs labelled events")
+        raise DataError(
+            f"{w}: no labels of categories {list(cfg.categories)} on the target channels in the fit range "
+            f"({mission.start} .. {mission.end}); the hierarchical ensemble is supervised and needs labelled events")
     return targets
 
 @patch
@@ -127,19 +135,23 @@ def _plan(self: HierarchicalDetector, n: int) -> tuple:
     cfg = self.config
     if cfg.aggregator == "max" and cfg.cca_fraction == 0: train, cca = slice(0, n), slice(n, n)
     else: train, cca = cca_split(n, cfg.cca_fraction)
-    try: plan = two_level_masks(train.stop, cfg.n_outer, cfg.n_inner, cfg.outer_fraction, cfg.inner_fraction, cfg.mining_fraction)
+    try: plan = two_level_masks(train.stop, cfg.n_outer, cfg.n_inner, cfg.outer_fraction, cfg.inner_fraction,
+                                cfg.mining_fraction)
     except DataError as e: raise DataError(f"fit range of {n} samples: {e}") from None
     check_plan(plan, cca=cca if cca.stop > cca.start else None)
     for s in cfg.scales:                                        # every block must hold at least one whole pooled row
         st, sp = scale_rows(n, s); st = row_support(st, s)
         sets = [("x_cca", [(cca.start, cca.stop)])] if cca.stop > cca.start else []
-        sets += [(f"x_{c.n}", c.stack) for c in plan.configs if c.m == 0] + [(f"base of ({c.n},{c.m})", c.base) for c in plan.configs]
+        sets += [(f"x_{c.n}", c.stack) for c in plan.configs if c.m == 0] + [(f"base of ({c.n},{c.m})",
+                                                                              c.base) for c in plan.configs]
         for name, bl in sets:
             if len(rows_in_blocks(st, sp, bl)) == 0:
                 longest = max(b - a for a, b in bl)
-                raise DataError(f"fit range too short: {name} ({longest} samples at most in one piece) holds no pooled row of scale "
-                                f"{s['length']} (one row spans {cfg.scale_span(s)} samples); fit on a longer range or use smaller "
-                                f"scales/fewer masks (keys 'scales', 'n_outer', 'cca_fraction')")
+                raise DataError(
+                    f"fit range too short: {name} ({longest} samples at most in one piece) holds no "
+                    "pooled row of scale "
+                    f"{s['length']} (one row spans {cfg.scale_span(s)} samples); fit on a longer range or use smaller "
+                    f"scales/fewer masks (keys 'scales', 'n_outer', 'cca_fraction')")
     return plan, (cca.start, cca.stop)
 
 @patch
@@ -187,7 +199,8 @@ def _fit(self: HierarchicalDetector, mission: Mission, progress: bool, checkpoin
     targets = self._check_fit_input(mission)
     if data_path is None and data_options is not None: raise DataError("data_options: given without data_path")
     if data_path is not None:
-        if client is None: raise DataError("data_path: only used with client= (the workers read their channel from it)")
+        if client is None: raise DataError("data_path: only used with client= (the workers read their channel from "
+                                           "it)")
         if not Path(data_path).exists(): raise DataError(f"data_path {data_path}: not found")
     ckpt = Checkpoint(checkpoint) if checkpoint is not None else None          # checked before any work is done
     cl, opened = connect(client) if client is not None else (None, False)
@@ -203,7 +216,8 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
     log.debug("config: %s", cfg.to_json())
     n = len(mission)
     plan, cca = self._plan(n)
-    plan_d = [{"n": c.n, "m": c.m, "stack": list(c.stack), "mine": list(c.mine), "base": list(c.base)} for c in plan.configs]
+    plan_d = [{"n": c.n, "m": c.m, "stack": list(c.stack), "mine": list(c.mine),
+               "base": list(c.base)} for c in plan.configs]
     tcs = list(mission.telecommand_names)
     ranges, tc_rows = _telecommand_rows(mission, tcs, cfg)
     cfg_d = cfg.to_dict(); cats = list(cfg.categories)
@@ -228,38 +242,49 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
         rows = rows_in_blocks(row_support(st, s), sp, [cca] if cca[1] > cca[0] else [])
         cvp = np.array([res[ch]["scales"][key]["cv_precision"] for ch in targets])
         w = reducer_weights(cvp, cfg.eps, cfg.weight_power)
-        P = np.column_stack([res[ch]["scales"][key]["cca_scores"] for ch in targets]) if len(rows) else np.zeros((0, len(targets)))
+        P = np.column_stack([res[ch]["scales"][key]["cca_scores"] for ch in targets]) if len(rows) else np.zeros((
+            0,
+            len(targets)))
         Z = group_reduce(P, w, gidx, cfg.reducer, cfg.gamma, cfg.delta, cfg.beta)
         agg = fit_aggregator(Z, P, row_labels(y_global, st, sp)[rows], cfg, child_seed(cfg.seed, "aggregator", key))
-        if agg.get("fallback"): notes.append(f"{key} aggregator: {agg['fallback']}; using the max of the channel scores")
-        self.layer3_[key] = {"cv_precision": cvp.tolist(), "weights": w.tolist(), "aggregator": agg, "cca_rows": int(len(rows)),
+        if agg.get("fallback"): notes.append(f"{key} aggregator: {agg['fallback']}; using the max of the channel "
+                                             "scores")
+        self.layer3_[key] = {"cv_precision": cvp.tolist(), "weights": w.tolist(), "aggregator": agg,
+                             "cca_rows": int(len(rows)),
                              "cca_positives": int(row_labels(y_global, st, sp)[rows].sum())}
     timings["layer3"] = time.perf_counter() - t3
-    self.models_ = {ch: {k: {kk: vv for kk, vv in v.items() if kk != "cca_scores"} for k, v in res[ch]["scales"].items()} for ch in targets}
+    self.models_ = {ch: {k: {kk: vv for kk, vv in v.items() if kk != "cca_scores"} for k,
+                         v in res[ch]["scales"].items()} for ch in targets}
     self.channels_, self.telecommands_ = list(targets), tcs
     self.train_range_ = [str(mission.start), str(mission.end)]
     self.plan_, self.cca_ = plan.to_dict(), list(cca)
     self.notes_ = notes
     self.timings_ = {"fit": {**timings, "wall": time.perf_counter() - t_start}}
-    if notes: log.info("%d model(s) used a fallback where their training rows held too little to learn from, as expected on "
-                       "short ranges and channels with few events (see the per-channel job, 07b_ensemble_channel); e.g. %s (all in detector.notes_)",
+    if notes: log.info("%d model(s) used a fallback where their training rows held too little to learn from, as "
+                       "expected on "
+                       "short ranges and channels with few events (see the per-channel job, 07b_ensemble_channel); "
+                       "e.g. %s (all in detector.notes_)",
                        len(notes), notes[0])
     log.info("fit timings (s): %s", json.dumps({k: round(v, 2) for k, v in self.timings_["fit"].items()}))
 
 # %% ../nbs/07c_ensemble.ipynb #a90b19c8
 @patch
 def _check_predict_input(self: HierarchicalDetector, mission: Mission):
-    if not self.is_fitted: raise DataError("HierarchicalDetector: not fitted; call fit(mission) or HierarchicalDetector.load(dir) first")
+    if not self.is_fitted: raise DataError("HierarchicalDetector: not fitted; call fit(mission) or "
+                                           "HierarchicalDetector.load(dir) first")
     check_mission(mission, "HierarchicalDetector.predict")
     w = f"mission {mission.name!r}"
     miss = [c for c in self.channels_ if c not in mission.channel_names]
-    if miss: raise DataError(f"{w}: channel(s) {miss[:8]} of the model are missing ({len(miss)} of {len(self.channels_)})")
+    if miss: raise DataError(f"{w}: channel(s) {miss[:8]} of the model are missing ({len(miss)} of "
+                             f"{len(self.channels_)})")
     miss = [c for c in self.telecommands_ if c not in mission.telecommand_names]
     if miss: raise DataError(f"{w}: telecommand(s) {miss[:8]} of the model are missing")
     if getattr(self, "autoencoder_", None) is not None: self.autoencoder_.check_mission(mission)
     if len(mission) < self.min_samples():
-        raise DataError(f"{w}: the prediction range has {len(mission)} samples, shorter than one pooling window of the model "
-                        f"({self.min_samples()} samples for segment length {max(s['length'] for s in self.config.scales)})")
+        raise DataError(
+            f"{w}: the prediction range has {len(mission)} samples, shorter than one pooling window of "
+            "the model "
+            f"({self.min_samples()} samples for segment length {max(s['length'] for s in self.config.scales)})")
 
 @patch
 def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dict:
@@ -273,7 +298,8 @@ def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dic
     ae_rows = autoencoder_rows(ae, mission, self.channels_, cfg) if ae is not None else {}
     t_ae = time.perf_counter() - t_ae
     from joblib import delayed
-    jobs = [delayed(predict_channel)(ch, mission.values[ch].to_numpy(np.float32), tc_rows, self.models_[ch], cfg_d, ae_rows.get(ch))
+    jobs = [delayed(predict_channel)(ch, mission.values[ch].to_numpy(np.float32), tc_rows, self.models_[ch], cfg_d,
+                                     ae_rows.get(ch))
             for ch in self.channels_]
     res = {r["channel"]: r for r in _run_jobs(jobs, cfg.n_jobs, progress, "predict channels")}
     timings = dict.fromkeys(STAGES, 0.0); timings["features"] += t_ae
@@ -292,7 +318,8 @@ def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dic
     score = np.clip(np.max(out["score"], axis=0), 0, 1)
     alarm = np.any(out["alarm"], axis=0)
     ch_score = np.clip(np.max(out["channels"], axis=0), 0, 1)
-    ch_alarm = np.column_stack([widen_mask(ch_score[:, j] >= cfg.channel_threshold, cfg.widen) for j in range(ch_score.shape[1])]) & alarm[:, None]
+    ch_alarm = np.column_stack([widen_mask(ch_score[:, j] >= cfg.channel_threshold,
+                                           cfg.widen) for j in range(ch_score.shape[1])]) & alarm[:, None]
     timings["layer3"] = time.perf_counter() - t3
     self.timings_ = {**getattr(self, "timings_", {}), "predict": {**timings, "wall": time.perf_counter() - t0}}
     log.info("predict timings (s): %s", json.dumps({k: round(v, 2) for k, v in self.timings_["predict"].items()}))
@@ -301,7 +328,8 @@ def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dic
 
 @patch
 def predict_proba(self: HierarchicalDetector, mission: Mission, progress: bool | None = None) -> pd.DataFrame:
-    "Scores per sample: `score` (global anomaly probability) and `score_channel_<n>` per target channel (float32 in [0, 1])."
+    """Scores per sample: `score` (global anomaly probability) and `score_channel_<n>` per target channel (float32 in
+    [0, 1])."""
     r = self._scores(mission, self.progress if progress is None else progress)
     cols = {"score": r["score"].astype(np.float32)}
     cols.update({f"score_{c}": r["channel_score"][:, j].astype(np.float32) for j, c in enumerate(self.channels_)})
@@ -309,7 +337,8 @@ def predict_proba(self: HierarchicalDetector, mission: Mission, progress: bool |
 
 @patch
 def _predict(self: HierarchicalDetector, mission: Mission, progress: bool) -> pd.DataFrame:
-    "The predictions frame: `is_anomaly`, `score`, `channel_<n>`, `score_channel_<n>` per target channel, indexed by timestamp."
+    """The predictions frame: `is_anomaly`, `score`, `channel_<n>`, `score_channel_<n>` per target channel, indexed by
+    timestamp."""
     r = self._scores(mission, progress)
     cols = {"is_anomaly": r["alarm"].astype(np.uint8), "score": r["score"].astype(np.float32)}
     cols.update({c: r["channel_alarm"][:, j].astype(np.uint8) for j, c in enumerate(self.channels_)})

@@ -85,7 +85,8 @@ def shapelet_row_sets(x: np.ndarray, sets: Sequence[Sequence[np.ndarray]], s: di
         together = [a for j in batch for a in sets[j]]
         responses = shapelet_rows(x, together, s, n_rows); total = len(together); offset = 0
         for j in batch:
-            k = len(sets[j]); own = np.arange(2 * offset, 2 * (offset + k)); offset += k   # in the min_ and max_ halves
+            # in the min_ and max_ halves
+            k = len(sets[j]); own = np.arange(2 * offset, 2 * (offset + k)); offset += k
             cols = np.r_[own, 2 * total + own]
             blocks[j] = np.ascontiguousarray(responses[:, cols[selected_shapelet_columns(k, feature_set)]])
         batch.clear()
@@ -159,10 +160,12 @@ def fit_base_models(X0, shapelet_blocks, shapelet_sets, row_y, row_first, row_st
         with clock("layer1"):
             base = rows_in_blocks(row_first, row_stops, c["base"])
             kept, weight = thin_rows(base, row_y[base], k, seed)
-            val, val_weight = thin_rows(stack_rows[n], row_y[stack_rows[n]], k, seed)   # validation rows, thinned alike
+            # validation rows, thinned alike
+            val, val_weight = thin_rows(stack_rows[n], row_y[stack_rows[n]], k, seed)
             model = train_xgb(X[kept], row_y[kept], cfg.xgb, seed, weight=weight,
                               eval_set=(X[val], row_y[val], val_weight))
-            if model["kind"] == "constant": notes.append(f"{where} ({n},{m}): base rows hold one class, constant model")
+            if model["kind"] == "constant": notes.append(f"{where} ({n},{m}): base rows hold one class, constant "
+                                                         "model")
             stack_scores[n].append(predict_xgb(model, X[stack_rows[n]]))
             cca_scores[n].append(predict_xgb(model, X[cca_rows]))
         model.pop("_booster", None)
@@ -301,5 +304,6 @@ def autoencoder_rows(model, mission: Mission, channels: list, cfg: HierarchicalC
     err = reconstruction_error_features(model, mission, channels)
     tot = err["ae_error_total"].to_numpy(np.float64)
     tot_rows = {scale_key(s): _error_rows(tot, s) for s in cfg.scales}
-    return {c: {scale_key(s): np.hstack([_error_rows(err[f"ae_error_{c}"].to_numpy(np.float64), s), tot_rows[scale_key(s)]])
+    return {c: {scale_key(s): np.hstack([_error_rows(err[f"ae_error_{c}"].to_numpy(np.float64), s),
+                                         tot_rows[scale_key(s)]])
                 for s in cfg.scales} for c in channels}

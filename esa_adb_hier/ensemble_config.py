@@ -27,22 +27,28 @@ REDUCERS = ("max_rest", "power_sum")
 SPREADS = ("mean", "min")
 FEATURE_SETS = ("authors", "all")
 # the pooled statistics the authors fed to XGBoost, besides the lagged differences
-AUTHORS_STATISTICS = ("max_std", "min_slope", "max_slope", "max_var", "max_diff_var", "max_stft_energy", "max_spectral_centroid")
+AUTHORS_STATISTICS = ("max_std", "min_slope", "max_slope", "max_var", "max_diff_var", "max_stft_energy",
+                      "max_spectral_centroid")
 
 PAPER_SCALES = ({"length": 50, "step": 10, "pool_window": 200, "pool_stride": 20, "shapelets": True},
                 {"length": 1000, "step": 200, "pool_window": 10, "pool_stride": 1, "shapelets": False},
                 {"length": 2000, "step": 400, "pool_window": 5, "pool_stride": 1, "shapelets": False})
 
 XGB_DEFAULTS = {"n_estimators": 1000, "max_depth": 6, "learning_rate": 0.01, "subsample": 0.8, "colsample_bytree": 0.8,
-                "min_child_weight": 1.0, "scale_pos_weight": 0.5, "max_bin": 32, "reg_lambda": 1.0, "early_stopping_rounds": 100}
+                "min_child_weight": 1.0, "scale_pos_weight": 0.5, "max_bin": 32, "reg_lambda": 1.0,
+                    "early_stopping_rounds": 100}
 STACKER_DEFAULTS = {"C": 1.0, "penalty": "l2", "class_weight": None, "max_iter": 1000}
 AGG_LR_DEFAULTS = {"C": 1.0, "penalty": "l2", "class_weight": None, "max_iter": 1000}
-AGG_XGB_DEFAULTS = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.05, "subsample": 1.0, "colsample_bytree": 1.0,
-                    "min_child_weight": 1.0, "scale_pos_weight": 1.0, "max_bin": 256, "reg_lambda": 1.0, "early_stopping_rounds": 0}
+AGG_XGB_DEFAULTS = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.05, "subsample": 1.0,
+                    "colsample_bytree": 1.0,
+                    "min_child_weight": 1.0, "scale_pos_weight": 1.0, "max_bin": 256, "reg_lambda": 1.0,
+                        "early_stopping_rounds": 0}
 AGG_LSTM_DEFAULTS = {"hidden": 16, "window": 64, "epochs": 60, "lr": 0.01}
 
 # the authors' search space: (low, high, scale) or a list of choices
-SEARCH_SPACE = {"xgb": {"n_estimators": (1000, 1500, "int"), "max_depth": (6, 9, "int"), "learning_rate": (0.001, 0.01, "log"),
+SEARCH_SPACE = {"xgb": {"n_estimators": (1000, 1500, "int"), "max_depth": (6, 9, "int"), "learning_rate": (
+    0.001,
+    0.01, "log"),
                         "scale_pos_weight": (0.2, 1.0, "linear"), "subsample": (0.5, 1.0, "linear"),
                         "colsample_bytree": (0.5, 1.0, "linear"), "min_child_weight": (1, 3, "int")},
                 "stacker": {"C": (1e-4, 1e2, "log"), "penalty": ["l1", "l2"], "class_weight": [None, "balanced"]}}
@@ -52,11 +58,17 @@ def _err(key: str, msg: str) -> DataError: return DataError(f"HierarchicalConfig
 
 def _check_number(key, v, lo=None, hi=None, integer=False, lo_open=False, hi_open=False):
     "Raise `DataError` naming `key` unless `v` is a number inside the stated bounds."
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)): raise _err(key, f"expected a number, got {v!r}")
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)): raise _err(
+        key,
+        f"expected a number, got {v!r}")
     if integer and int(v) != v: raise _err(key, f"expected an integer, got {v!r}")
     if not math.isfinite(float(v)): raise _err(key, f"expected a finite number, got {v!r}")
-    if lo is not None and (v < lo or (lo_open and v == lo)): raise _err(key, f"must be {'>' if lo_open else '>='} {lo}, got {v!r}")
-    if hi is not None and (v > hi or (hi_open and v == hi)): raise _err(key, f"must be {'<' if hi_open else '<='} {hi}, got {v!r}")
+    if lo is not None and (v < lo or (lo_open and v == lo)): raise _err(
+        key,
+        f"must be {'>' if lo_open else '>='} {lo}, got {v!r}")
+    if hi is not None and (v > hi or (hi_open and v == hi)): raise _err(
+        key,
+        f"must be {'<' if hi_open else '<='} {hi}, got {v!r}")
 
 def _check_params(key: str, given, defaults: dict) -> dict:
     "`defaults` updated with `given` (a dict); unknown sub-keys raise `DataError` naming `key.sub`."
@@ -78,7 +90,9 @@ def _check_xgb(key: str, p: dict):
 def _check_lr(key: str, p: dict):
     _check_number(f"{key}.C", p["C"], 0, lo_open=True)
     if p["penalty"] not in ("l1", "l2"): raise _err(f"{key}.penalty", f"expected 'l1' or 'l2', got {p['penalty']!r}")
-    if p["class_weight"] not in (None, "balanced"): raise _err(f"{key}.class_weight", f"expected null or 'balanced', got {p['class_weight']!r}")
+    if p["class_weight"] not in (None, "balanced"): raise _err(
+        f"{key}.class_weight",
+        f"expected null or 'balanced', got {p['class_weight']!r}")
     _check_number(f"{key}.max_iter", p["max_iter"], 1, integer=True)
 
 SCALE_KEYS = ("length", "step", "pool_window", "pool_stride", "shapelets")
@@ -160,20 +174,26 @@ class HierarchicalConfig(DetectorConfig):
 
     def validate(self) -> "HierarchicalConfig":
         "Normalise and check every key; `DataError` naming the first bad key."
-        if not isinstance(self.scales, (list, tuple)) or not self.scales: raise _err("scales", "expected a non-empty list of scales")
+        if not isinstance(self.scales, (list, tuple)) or not self.scales: raise _err(
+            "scales",
+            "expected a non-empty list of scales")
         self.scales = [_check_scale(i, s) for i, s in enumerate(self.scales)]
         lengths = [s["length"] for s in self.scales]
         if len(set(lengths)) != len(lengths): raise _err("scales", f"segment lengths must differ, got {lengths}")
         for i, s in enumerate(self.scales):
-            if s["step"] > s["length"]: raise _err(f"scales[{i}].step", f"step {s['step']} larger than the segment length {s['length']} leaves samples unseen")
+            if s["step"] > s["length"]: raise _err(
+                f"scales[{i}].step",
+                f"step {s['step']} larger than the segment length {s['length']} leaves samples unseen")
         _check_number("n_shapelets", self.n_shapelets, 1, integer=True)
         sl = self.shapelet_lengths
-        if not isinstance(sl, (list, tuple)) or not sl: raise _err("shapelet_lengths", f"expected a list of lengths, got {sl!r}")
+        if not isinstance(sl, (list, tuple)) or not sl: raise _err("shapelet_lengths",
+                                                                   f"expected a list of lengths, got {sl!r}")
         for v in sl: _check_number("shapelet_lengths", v, 2, integer=True)
         self.shapelet_lengths = tuple(int(v) for v in sl)
         for s in self.scales:
             if s["shapelets"] and max(self.shapelet_lengths) > s["length"]:
-                raise _err("shapelet_lengths", f"shapelets of length {max(self.shapelet_lengths)} do not fit segments of {s['length']}")
+                raise _err("shapelet_lengths",
+                           f"shapelets of length {max(self.shapelet_lengths)} do not fit segments of {s['length']}")
         _check_number("shapelet_quantile", self.shapelet_quantile, 0, 1)
         _check_number("max_nominal", self.max_nominal, 1, integer=True)
         _check_number("n_outer", self.n_outer, 2, integer=True)
@@ -184,34 +204,51 @@ class HierarchicalConfig(DetectorConfig):
         _check_number("cca_fraction", self.cca_fraction, 0, 0.9, hi_open=False)
         _check_number("stacker_folds", self.stacker_folds, 1, integer=True)
         cats = self.categories
-        if isinstance(cats, str) or not isinstance(cats, (list, tuple)) or not cats: raise _err("categories", f"expected a list of categories, got {cats!r}")
+        if isinstance(cats, str) or not isinstance(cats, (list, tuple)) or not cats: raise _err(
+            "categories",
+            f"expected a list of categories, got {cats!r}")
         bad = [c for c in cats if c not in CATEGORIES]
         if bad: raise _err("categories", f"unknown {bad}; expected some of {list(CATEGORIES)}")
         self.categories = tuple(cats)
         self.xgb = _check_params("xgb", self.xgb, XGB_DEFAULTS); _check_xgb("xgb", self.xgb)
         self.stacker = _check_params("stacker", self.stacker, STACKER_DEFAULTS); _check_lr("stacker", self.stacker)
-        if not isinstance(self.thin_nominal, bool): raise _err("thin_nominal", f"expected true/false, got {self.thin_nominal!r}")
-        if self.feature_set not in FEATURE_SETS: raise _err("feature_set", f"expected one of {list(FEATURE_SETS)}, got {self.feature_set!r}")
-        if self.reducer not in REDUCERS: raise _err("reducer", f"expected one of {list(REDUCERS)}, got {self.reducer!r}")
+        if not isinstance(self.thin_nominal, bool): raise _err("thin_nominal",
+                                                               f"expected true/false, got {self.thin_nominal!r}")
+        if self.feature_set not in FEATURE_SETS: raise _err(
+            "feature_set",
+            f"expected one of {list(FEATURE_SETS)}, got {self.feature_set!r}")
+        if self.reducer not in REDUCERS: raise _err("reducer",
+                                                    f"expected one of {list(REDUCERS)}, got {self.reducer!r}")
         _check_number("gamma", self.gamma, 0, lo_open=True)
         _check_number("delta", self.delta, 0, 1)
         _check_number("beta", self.beta, 0, 1)
         _check_number("eps", self.eps, 0, 1, lo_open=True)
         _check_number("weight_power", self.weight_power, 0)
-        if self.aggregator not in AGGREGATORS: raise _err("aggregator", f"expected one of {list(AGGREGATORS)}, got {self.aggregator!r}")
+        if self.aggregator not in AGGREGATORS: raise _err(
+            "aggregator",
+            f"expected one of {list(AGGREGATORS)}, got {self.aggregator!r}")
         if self.aggregator != "max" and not self.cca_fraction > 0:
-            raise _err("cca_fraction", f"must be > 0 for the trained aggregator {self.aggregator!r} (0 is allowed only with aggregator 'max')")
-        self.aggregator_lr = _check_params("aggregator_lr", self.aggregator_lr, AGG_LR_DEFAULTS); _check_lr("aggregator_lr", self.aggregator_lr)
-        self.aggregator_xgb = _check_params("aggregator_xgb", self.aggregator_xgb, AGG_XGB_DEFAULTS); _check_xgb("aggregator_xgb", self.aggregator_xgb)
+            raise _err("cca_fraction",
+                       f"must be > 0 for the trained aggregator {self.aggregator!r} "
+                       "(0 is allowed only with aggregator 'max')")
+        self.aggregator_lr = _check_params("aggregator_lr", self.aggregator_lr,
+                                           AGG_LR_DEFAULTS); _check_lr("aggregator_lr", self.aggregator_lr)
+        self.aggregator_xgb = _check_params("aggregator_xgb", self.aggregator_xgb,
+                                            AGG_XGB_DEFAULTS); _check_xgb("aggregator_xgb", self.aggregator_xgb)
         self.aggregator_lstm = _check_params("aggregator_lstm", self.aggregator_lstm, AGG_LSTM_DEFAULTS)
-        for k in ("hidden", "window", "epochs"): _check_number(f"aggregator_lstm.{k}", self.aggregator_lstm[k], 1, integer=True)
+        for k in ("hidden", "window", "epochs"): _check_number(f"aggregator_lstm.{k}", self.aggregator_lstm[k], 1,
+                                                               integer=True)
         _check_number("aggregator_lstm.lr", self.aggregator_lstm["lr"], 0, 1, lo_open=True)
         _check_number("threshold", self.threshold, 0, 1, lo_open=True, hi_open=True)
         _check_number("channel_threshold", self.channel_threshold, 0, 1, lo_open=True, hi_open=True)
         _check_number("widen", self.widen, 0, integer=True)
         if self.spread not in SPREADS: raise _err("spread", f"expected one of {list(SPREADS)}, got {self.spread!r}")
-        if not isinstance(self.use_autoencoder_view, bool): raise _err("use_autoencoder_view", f"expected true/false, got {self.use_autoencoder_view!r}")
-        if not isinstance(self.autoencoder, dict): raise _err("autoencoder", f"expected a JSON object of AEConfig keys, got {self.autoencoder!r}")
+        if not isinstance(self.use_autoencoder_view, bool): raise _err(
+            "use_autoencoder_view",
+            f"expected true/false, got {self.use_autoencoder_view!r}")
+        if not isinstance(self.autoencoder, dict): raise _err(
+            "autoencoder",
+            f"expected a JSON object of AEConfig keys, got {self.autoencoder!r}")
         if self.autoencoder:
             from esa_adb_hier.autoencoder import AEConfig
             try: AEConfig.from_dict(self.autoencoder)

@@ -23,7 +23,8 @@ __all__ = ['rows_in_blocks', 'row_labels', 'telecommand_row_features', 'thinning
 
 # %% ../nbs/07a_ensemble_models.ipynb #8ec3b6fb
 def rows_in_blocks(starts, stops, blocks) -> np.ndarray:
-    "Indices of the rows `[starts[r], stops[r])` that lie entirely inside one range of `blocks` (Blocks or (start, stop) pairs)."
+    """Indices of the rows `[starts[r], stops[r])` that lie entirely inside one range of `blocks` (Blocks or (start,
+    stop) pairs)."""
     r = np.array(list(blocks), dtype=np.int64).reshape(-1, 2)
     starts = np.asarray(starts, dtype=np.int64); stops = np.asarray(stops, dtype=np.int64)
     if len(r) == 0 or len(starts) == 0: return np.zeros(0, dtype=np.int64)
@@ -37,14 +38,16 @@ def row_labels(y, starts, stops) -> np.ndarray:
     return (c[np.asarray(stops)] - c[np.asarray(starts)]) > 0
 
 def telecommand_row_features(pulses, starts, stops, names: Sequence[str] = ()) -> pd.DataFrame:
-    "Per row and telecommand: pulses inside the row (`tc_count_*`) and samples since the last pulse inside it (`tc_since_*`, the row span if none)."
+    """Per row and telecommand: pulses inside the row (`tc_count_*`) and samples since the last pulse inside it
+    (`tc_since_*`, the row span if none)."""
     pulses = np.asarray(pulses)
     if pulses.ndim == 1: pulses = pulses[:, None]
     starts = np.asarray(starts, dtype=np.int64); stops = np.asarray(stops, dtype=np.int64)
     names = list(names) or [f"tc{j}" for j in range(pulses.shape[1])]
     out = {}
     pos = np.arange(len(pulses), dtype=np.int64)
-    for j, name in enumerate(names):                       # one pass per telecommand (a handful), vectorised over samples
+    # one pass per telecommand (a handful), vectorised over samples
+    for j, name in enumerate(names):
         p = pulses[:, j] > 0
         c = np.concatenate(([0], np.cumsum(p, dtype=np.int64)))
         last = np.maximum.accumulate(np.where(p, pos, -1)) if len(p) else p.astype(np.int64)
@@ -59,7 +62,8 @@ def thinning_factor(s: dict) -> int:
     return max(1, (s["length"] + (s["pool_window"] - 1) * s["step"]) // (s["pool_stride"] * s["step"]))
 
 def thin_rows(rows, labels, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    "`rows` (indices) with every positive kept and the nominal ones thinned to one in `k` (weight `k`): (kept rows, weights)."
+    """`rows` (indices) with every positive kept and the nominal ones thinned to one in `k` (weight `k`): (kept rows,
+    weights)."""
     rows = np.asarray(rows, dtype=np.int64); labels = np.asarray(labels, dtype=bool)
     if k <= 1: return rows, np.ones(len(rows))
     keep = labels | ((rows + int(seed) % k) % k == 0)
@@ -82,10 +86,13 @@ def widen_mask(mask, width: int) -> np.ndarray:
 
 # %% ../nbs/07a_ensemble_models.ipynb #f3e5fb50
 def rows_to_samples(values, starts, stops, n: int, how: str = "mean") -> np.ndarray:
-    "Per-sample score from row scores: the `mean` or the `min` over the rows covering each sample; uncovered samples filled."
+    """Per-sample score from row scores: the `mean` or the `min` over the rows covering each sample; uncovered samples
+    filled."""
     if how not in SPREADS: raise DataError(f"rows_to_samples: how must be one of {list(SPREADS)}, got {how!r}")
     v = np.asarray(values, dtype=np.float64)
-    out = spread_to_samples(v, starts, stops, n, how="mean") if how == "mean" else -spread_to_samples(-v, starts, stops, n, how="max")
+    out = spread_to_samples(v, starts, stops, n, how="mean") if how == "mean" else -spread_to_samples(
+        -v, starts,
+        stops, n, how="max")
     return fill_uncovered(out) if out.ndim == 1 else np.column_stack([fill_uncovered(c) for c in out.T])
 
 # %% ../nbs/07a_ensemble_models.ipynb #5b39c963
@@ -94,12 +101,14 @@ def xgb_params(p: dict, seed: int) -> dict:
     return {"objective": "binary:logistic", "tree_method": "hist", "eval_metric": "logloss", "verbosity": 0,
             "max_depth": int(p["max_depth"]), "eta": float(p["learning_rate"]), "subsample": float(p["subsample"]),
             "colsample_bytree": float(p["colsample_bytree"]), "min_child_weight": float(p["min_child_weight"]),
-            "scale_pos_weight": float(p["scale_pos_weight"]), "max_bin": int(p["max_bin"]), "lambda": float(p["reg_lambda"]),
+            "scale_pos_weight": float(p["scale_pos_weight"]), "max_bin": int(p["max_bin"]),
+                "lambda": float(p["reg_lambda"]),
             "seed": int(seed) % 2**31, "nthread": 1}
 
 def train_xgb(X, y, p: dict, seed: int, weight=None, eval_set: tuple | None = None) -> dict:
     """An XGBoost classifier on rows `X`, labels `y` (optional row `weight`) as plain data; a constant model when `y`
-    holds one class. With `eval_set=(X_val, y_val[, w_val])` and `p["early_stopping_rounds"] > 0`, boosting stops once the
+    holds one class. With `eval_set=(X_val, y_val[, w_val])` and `p["early_stopping_rounds"] > 0`, boosting stops once
+    the
     validation log-loss has not improved for that many rounds and the model keeps the trees up to the best round."""
     y = np.asarray(y, dtype=np.float32)
     if len(y) == 0 or y.min() == y.max(): return {"kind": "constant", "value": float(y[0]) if len(y) else 0.0}
@@ -109,11 +118,13 @@ def train_xgb(X, y, p: dict, seed: int, weight=None, eval_set: tuple | None = No
     if stop > 0 and eval_set is not None and len(eval_set[1]) > 0:
         dv = xgb.DMatrix(np.asarray(eval_set[0], dtype=np.float32), label=np.asarray(eval_set[1], dtype=np.float32),
                          weight=eval_set[2] if len(eval_set) > 2 else None, nthread=1)
-        bst = xgb.train(xgb_params(p, seed), d, num_boost_round=rounds, evals=[(dv, "val")], early_stopping_rounds=stop,
+        bst = xgb.train(xgb_params(p, seed), d, num_boost_round=rounds, evals=[(dv, "val")],
+                        early_stopping_rounds=stop,
                         verbose_eval=False)
         bst = bst[: bst.best_iteration + 1]
     else: bst = xgb.train(xgb_params(p, seed), d, num_boost_round=rounds)
-    return {"kind": "xgb", "raw": bytes(bst.save_raw("ubj")), "n_features": int(np.shape(X)[1]), "trees": int(bst.num_boosted_rounds())}
+    return {"kind": "xgb", "raw": bytes(bst.save_raw("ubj")), "n_features": int(np.shape(X)[1]),
+            "trees": int(bst.num_boosted_rounds())}
 
 def _booster(model: dict):
     "The booster of an `xgb` model dict, loaded from its bytes once and cached in the dict."
@@ -123,7 +134,8 @@ def _booster(model: dict):
         b = xgb.Booster(params={"nthread": 1})
         try: b.load_model(bytearray(model["raw"]))
         except xgb.core.XGBoostError as e:
-            raise DataError(f"{model.get('_where', 'base model')}: not a readable XGBoost model ({str(e).strip()[:200]})") from None
+            raise DataError(f"{model.get('_where', 'base model')}: not a readable XGBoost model "
+                            f"({str(e).strip()[:200]})") from None
         model["_booster"] = b
     return b
 
@@ -133,7 +145,8 @@ def predict_xgb(model: dict, X) -> np.ndarray:
     if model["kind"] == "constant": return np.full(n, model["value"], dtype=np.float64)
     if n == 0: return np.zeros(0)
     X = np.ascontiguousarray(X, dtype=np.float32)
-    if X.shape[1] != model["n_features"]: raise DataError(f"base model expects {model['n_features']} features, got {X.shape[1]}")
+    if X.shape[1] != model["n_features"]: raise DataError(f"base model expects {model['n_features']} features, got "
+                                                          f"{X.shape[1]}")
     return _booster(model).inplace_predict(X).astype(np.float64)
 
 def fit_logistic(X, y, p: dict, seed: int, fallback: str = "mean") -> dict:
@@ -143,7 +156,8 @@ def fit_logistic(X, y, p: dict, seed: int, fallback: str = "mean") -> dict:
     if len(y) == 0 or y.all() or not y.any(): return {"kind": fallback}
     solver = "liblinear" if p["penalty"] == "l1" else "lbfgs"
     kw = {} if p["penalty"] == "l2" else {"penalty": "l1"}
-    lr = LogisticRegression(C=float(p["C"]), class_weight=p["class_weight"], solver=solver, max_iter=int(p["max_iter"]),
+    lr = LogisticRegression(C=float(p["C"]), class_weight=p["class_weight"], solver=solver,
+                            max_iter=int(p["max_iter"]),
                             random_state=int(seed) % 2**31, **kw)
     lr.fit(np.asarray(X, dtype=np.float64), y)
     return {"kind": "lr", "coef": [float(v) for v in lr.coef_.ravel()], "intercept": float(lr.intercept_[0])}
@@ -159,14 +173,16 @@ def predict_logistic(model: dict, X) -> np.ndarray:
 
 # %% ../nbs/07a_ensemble_models.ipynb #25c784a8
 def reducer_weights(precision, eps: float = 1e-3, power: float = 1.5) -> np.ndarray:
-    "Channel weights w_c = (cv_c + eps)^power from validation precisions cv_c; NaN (no validation alarm) takes the median of the others."
+    """Channel weights w_c = (cv_c + eps)^power from validation precisions cv_c; NaN (no validation alarm) takes the
+    median of the others."""
     p = np.clip(np.asarray(precision, dtype=np.float64), 0, 1)
     if np.isnan(p).any(): p = np.where(np.isnan(p), np.nanmedian(p) if (~np.isnan(p)).any() else 1.0, p)
     return (p + eps) ** power
 
 def group_reduce(P, weights, groups: Sequence, kind: str = "max_rest", gamma: float = 1.5, delta: float = 0.05,
                  beta: float = 0.3) -> np.ndarray:
-    "Reduce channel probabilities `P` (rows x channels) to one column per group (`groups`: column indices of each group)."
+    """Reduce channel probabilities `P` (rows x channels) to one column per group (`groups`: column indices of each
+    group)."""
     P = np.clip(np.asarray(P, dtype=np.float64), 0, 1)
     if P.ndim == 1: P = P[:, None]
     F = np.minimum(P + delta * (P > 0.5), 1.0) ** gamma if kind == "max_rest" else P ** gamma
@@ -190,7 +206,8 @@ def _torch_single_thread(seed: int):
     finally: torch.set_num_threads(old)
 
 def _lstm_net(torch, n_in: int, hidden: int):
-    return torch.nn.ModuleDict({"lstm": torch.nn.LSTM(n_in, hidden, batch_first=True), "head": torch.nn.Linear(hidden, 1)})
+    return torch.nn.ModuleDict({"lstm": torch.nn.LSTM(n_in, hidden, batch_first=True), "head": torch.nn.Linear(hidden,
+                                                                                                               1)})
 
 def _lstm_windows(Z: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     "Rows of `Z` cut into consecutive windows (zero-padded at the end) and the mask of real rows."
@@ -200,7 +217,8 @@ def _lstm_windows(Z: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     return pad.reshape(b, window, g), valid.reshape(b, window)
 
 def fit_lstm(Z, y, p: dict, seed: int) -> dict:
-    "An LSTM aggregator over row sequences of group scores `Z` (standardised), as plain data (weights as numpy arrays)."
+    """An LSTM aggregator over row sequences of group scores `Z` (standardised), as plain data (weights as numpy
+    arrays)."""
     Z = np.asarray(Z, dtype=np.float64); mu, sd = Z.mean(0), Z.std(0) + 1e-6
     xw, valid = _lstm_windows(((Z - mu) / sd).astype(np.float32), int(p["window"]))
     yw, _ = _lstm_windows(np.asarray(y, dtype=np.float32)[:, None], int(p["window"]))
@@ -231,12 +249,15 @@ def predict_lstm(model: dict, Z) -> np.ndarray:
     return p[valid].astype(np.float64)
 
 def fit_aggregator(Z, P, y, config: HierarchicalConfig, seed: int) -> dict:
-    "The cross-channel aggregator of `config.aggregator` on group scores `Z` (channel scores `P` for `max`), labels `y`."
+    """The cross-channel aggregator of `config.aggregator` on group scores `Z` (channel scores `P` for `max`), labels
+    `y`."""
     from threadpoolctl import threadpool_limits
     y = np.asarray(y, dtype=bool)
     kind = config.aggregator
     if kind == "max": return {"kind": "max"}
-    if len(y) == 0 or y.all() or not y.any(): return {"kind": "max", "fallback": f"x_cca rows hold one class only ({int(y.sum())} of {len(y)} positive)"}
+    if len(y) == 0 or y.all() or not y.any(): return {
+        "kind": "max",
+        "fallback": f"x_cca rows hold one class only ({int(y.sum())} of {len(y)} positive)"}
     with threadpool_limits(1):
         if kind == "lr": return fit_logistic(Z, y, config.aggregator_lr, seed, fallback="max")
         if kind == "xgb": return train_xgb(Z, y, config.aggregator_xgb, seed)

@@ -12,7 +12,8 @@ from .core import DataError, Mission, atomic_write, mask_to_runs, write_json
 from .ensemble_config import HierarchicalConfig
 from .ensemble_models import (_booster, group_reduce, predict_aggregator, predict_logistic, predict_xgb,
                               rows_to_samples, telecommand_row_features)
-from .ensemble_channel import (LAGS, autoencoder_rows, predict_channel, scale_key, scale_rows, selected_statistics,
+from .ensemble_channel import (LAGS, autoencoder_rows, predict_channel, scale_key, scale_rows,
+                                           selected_statistics,
                                shapelet_row_sets, single_threaded, statistical_rows)
 
 # %% auto #0

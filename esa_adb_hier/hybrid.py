@@ -51,7 +51,8 @@ class HybridConfig(DetectorConfig):
         if isinstance(self.min_events, bool) or not isinstance(self.min_events, int) or self.min_events < 1:
             bad("min_events", "an integer >= 1")
         if not isinstance(self.nominal_on_labelled, bool): bad("nominal_on_labelled", "true or false")
-        if isinstance(self.held_out, bool) or not isinstance(self.held_out, (int, float)) or not 0 <= self.held_out < 1:
+        if isinstance(self.held_out, bool) or not isinstance(self.held_out, (int,
+                                                                             float)) or not 0 <= self.held_out < 1:
             bad("held_out", "a share in [0, 1)")
         cats = self.categories
         if isinstance(cats, str) or not cats or any(c not in CATEGORIES for c in cats):
@@ -140,7 +141,8 @@ class HybridDetector(Detector):
         sup, free = split_channels(mission, cfg.min_events, cfg.categories)
         self.mode_ = "hybrid" if sup and free else "supervised" if sup else "unsupervised"
         if self.mode_ == "unsupervised":
-            log.info("unsupervised mode: no target channel of %s has %d labelled event(s) in the fit range; every channel "
+            log.info("unsupervised mode: no target channel of %s has %d labelled event(s) in the fit range; every "
+                     "channel "
                      "gets the label-free detector", mission.name, cfg.min_events)
         self.supervised_model_ = self.nominal_model_ = None
         if sup:
@@ -153,7 +155,9 @@ class HybridDetector(Detector):
             part = mission.iloc(0, cut) if cfg.held_out > 0 else mission
             self.nominal_model_ = NominalDetector(cfg.nominal_config(natural_sort(free_fit)), progress).fit(
                 part, progress=progress)
-            if cfg.held_out > 0: self.calibration_ = calibrate_held_out(self.nominal_model_, mission.iloc(cut, len(mission)))
+            if cfg.held_out > 0: self.calibration_ = calibrate_held_out(self.nominal_model_, mission.iloc(
+                cut,
+                len(mission)))
         self.supervised_, self.label_free_, self.channels_ = sup, free, list(targets)
         self.train_range_ = [str(mission.start), str(mission.end)]
         self.groups_ = {g: [c for c in cs if c in targets] for g, cs in mission.groups.items()}
@@ -167,14 +171,16 @@ class HybridDetector(Detector):
         if self.supervised_model_ is not None:
             p = self.supervised_model_.predict(mission.select_channels(self.supervised_), progress=progress)
             alarm |= p["is_anomaly"].to_numpy(bool); score = np.maximum(score, p["score"].to_numpy(np.float32))
-            cols.update({c: p[c] for c in self.supervised_}); cols.update({f"score_{c}": p[f"score_{c}"] for c in self.supervised_})
+            cols.update({c: p[c] for c in self.supervised_})
+            cols.update({f"score_{c}": p[f"score_{c}"] for c in self.supervised_})
         if self.nominal_model_ is not None:
             q = self.nominal_model_.predict(mission, progress=progress)
             raising = self.label_free_ + (self.supervised_ if self.config.nominal_on_labelled else [])
             flags = q[raising].to_numpy(bool)
             alarm |= flags.any(axis=1)
             score = np.maximum(score, q[[f"score_{c}" for c in raising]].to_numpy(np.float32).max(axis=1))
-            cols.update({c: q[c] for c in self.label_free_}); cols.update({f"score_{c}": q[f"score_{c}"] for c in self.label_free_})
+            cols.update({c: q[c] for c in self.label_free_})
+            cols.update({f"score_{c}": q[f"score_{c}"] for c in self.label_free_})
             if self.config.nominal_on_labelled:
                 for c in self.supervised_:
                     cols[c] = (cols[c].to_numpy(bool) | q[c].to_numpy(bool)).astype(np.uint8)

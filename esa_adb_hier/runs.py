@@ -54,9 +54,12 @@ def read_predictions(path) -> pd.DataFrame:
     try: df = pd.read_parquet(p)
     except Exception as e: raise DataError(f"PREDICTIONS {p}: not a parquet file ({type(e).__name__}: {e})") from None
     missing = [c for c in ("timestamp", "is_anomaly") if c not in df.columns]
-    if missing: raise DataError(f"PREDICTIONS {p}: column(s) {missing} missing; expected the predictions.parquet of `esa-adb-hier predict`")
+    if missing: raise DataError(f"PREDICTIONS {p}: column(s) {missing} missing; expected the predictions.parquet of "
+                                "`esa-adb-hier predict`")
     vals = pd.unique(df["is_anomaly"])
-    if not set(np.asarray(vals).tolist()) <= {0, 1}: raise DataError(f"PREDICTIONS {p}: column 'is_anomaly' must be 0/1, found {sorted(vals)[:5]}")
+    if not set(np.asarray(vals).tolist()) <= {0,
+                                              1}: raise DataError(f"PREDICTIONS {p}: column 'is_anomaly' must be 0/1, "
+                                                                  f"found {sorted(vals)[:5]}")
     df = df.set_index(pd.DatetimeIndex(df["timestamp"], name="timestamp")).drop(columns="timestamp")
     if not df.index.is_monotonic_increasing or df.index.has_duplicates:
         raise DataError(f"PREDICTIONS {p}: timestamps are not strictly increasing")

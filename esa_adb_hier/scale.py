@@ -265,7 +265,8 @@ def fit_channel_from_path(data_path, options, channel: str, start, end, categori
     got = {"values": digest_value(x), "labels": digest_value(y)}
     bad = [k for k in ("values", "labels") if got[k] != digests[k]]
     if bad:
-        raise DataError(f"{data_path}: the {' and '.join(bad)} of channel {channel} read there differ from the mission "
+        raise DataError(f"{data_path}: the {' and '.join(bad)} of channel {channel} read there differ from the "
+                        "mission "
                         f"being fitted ({len(x)} samples from {start} to {end}); pass the data_path and data_options "
                         "the mission was loaded with, or no data_path to send the arrays")
     return fit_channel(channel, x, y, *rest)

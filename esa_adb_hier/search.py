@@ -28,7 +28,8 @@ log = logging.getLogger("esa_adb_hier.search")
 
 # %% ../nbs/07f_search.ipynb #07f_08
 def time_series_folds(n: int, folds: int = 3) -> list:
-    """The `folds` expanding time-series folds of a range of `n` samples as (fit_stop, val_stop) row bounds: fold k fits
+    """The `folds` expanding time-series folds of a range of `n` samples as (fit_stop, val_stop) row bounds: fold k
+    fits
     on rows `[0, fit_stop)` and is scored on `[fit_stop, val_stop)`; the validation blocks tile the last
     folds/(folds+1)."""
     if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 1:
