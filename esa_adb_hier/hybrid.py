@@ -22,9 +22,12 @@ from .nominal import NominalConfig, NominalDetector
 log = logging.getLogger("esa_adb_hier.hybrid")
 
 # %% auto #0
-__all__ = ['log', 'HybridConfig', 'labelled_events', 'split_channels', 'calibrate_held_out', 'HybridDetector']
+__all__ = ['log', 'MARGINS', 'HybridConfig', 'labelled_events', 'split_channels', 'calibrate_held_out', 'held_out_flags',
+           'choose_margin', 'HybridDetector']
 
 # %% ../nbs/07h_hybrid.ipynb #159a7b6a
+MARGINS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)   # alarm levels tried, in units of the nominal reference
+
 @dataclass
 class HybridConfig(DetectorConfig):
     """Settings of `HybridDetector`: the supervised hierarchy's preset and keys, the label-free detector's keys, and
@@ -35,6 +38,8 @@ class HybridConfig(DetectorConfig):
     min_events: int = 1                     # labelled events a channel needs in the fit range to be supervised
     nominal_on_labelled: bool = False       # the labelled channels' label-free alarms also raise the global alarm
     held_out: float = 0.2                   # last share of the fit range the label-free thresholds are calibrated on
+    margins: tuple = MARGINS                # alarm levels (x the nominal reference) tried on the held-out share
+    margin_tolerance: float = 0.01          # the smallest margin within this of the best held-out EW-F0.5 is chosen
     categories: tuple = DEFAULT_CATEGORIES  # label categories that count as events
     seed: int = 0
     n_jobs: int = 1
@@ -54,6 +59,14 @@ class HybridConfig(DetectorConfig):
         if isinstance(self.held_out, bool) or not isinstance(self.held_out, (int,
                                                                              float)) or not 0 <= self.held_out < 1:
             bad("held_out", "a share in [0, 1)")
+        m = self.margins
+        if (isinstance(m, (str, bytes)) or not hasattr(m, "__len__") or not len(m)
+                or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 1 for v in m)):
+            bad("margins", "a non-empty list of numbers >= 1")
+        self.margins = tuple(sorted(float(v) for v in m))
+        if isinstance(self.margin_tolerance, bool) or not isinstance(self.margin_tolerance, (int, float)) or not (
+                0 <= self.margin_tolerance < 1):
+            bad("margin_tolerance", "a number in [0, 1)")
         cats = self.categories
         if isinstance(cats, str) or not cats or any(c not in CATEGORIES for c in cats):
             bad("categories", f"a list of some of {list(CATEGORIES)}")
@@ -91,10 +104,10 @@ def _nominal_rows(mask: np.ndarray, starts, stops) -> np.ndarray:
     c = np.r_[0, np.cumsum(~np.asarray(mask, bool))]
     return c[np.asarray(stops)] == c[np.asarray(starts)]
 
-def calibrate_held_out(nominal: NominalDetector, mission: Mission) -> dict:
-    """Raise the reference of each of `nominal`'s channel models to the largest deviation of `mission` (data it was
-    not fitted on) over nominal rows; returns {channel: factor} (1: the held-out data deviated no more than the
-    training rows)."""
+def calibrate_held_out(nominal: NominalDetector, mission: Mission, margin: float = 1.0) -> dict:
+    """Raise the reference of each of `nominal`'s channel models to the larger of `margin` times itself and the
+    largest deviation of `mission` (data it was not fitted on) over nominal rows; returns {channel: factor}
+    (`margin`: the held-out data deviated no more than `margin` times the training rows)."""
     from esa_adb_hier.nominal import _fallback_u, nominal_row_scores
     cmd = mission.telecommands[nominal.telecommands_].to_numpy() if nominal.telecommands_ else None
     factors = {}
@@ -102,17 +115,53 @@ def calibrate_held_out(nominal: NominalDetector, mission: Mission) -> dict:
         x, ok = mission.values[c].to_numpy(np.float64), mission.nominal_mask(c)
         if bool(m["fallback"]):
             u = _fallback_u(m, x)[ok]
-            factors[c] = f = max(1.0, float(u.max(initial=0.0)))
+            factors[c] = f = max(margin, float(u.max(initial=0.0)))
             m["fallback_sd"] = np.array(float(m["fallback_sd"]) * f)
             continue
-        f = 1.0
+        f = margin
         for view, key in (("features", "features_ref"), ("residual", "residual_ref")):
             if key not in m: continue
             u, s, e = nominal_row_scores(m, x, cmd, view, c)
-            fv = max(1.0, float(u[_nominal_rows(ok, s, e)].max(initial=0.0)))
+            fv = max(margin, float(u[_nominal_rows(ok, s, e)].max(initial=0.0)))
             m[key] = np.array(float(m[key]) * fv); f = max(f, fv)
         factors[c] = f
     return factors
+
+# %% ../nbs/07h_hybrid.ipynb #hmarg02c
+def held_out_flags(nominal: NominalDetector, mission: Mission, channels, margins) -> dict:
+    """{margin: union over `channels` of their label-free alarms on `mission`} at each alarm level of `margins`
+    (x the nominal reference); the row scores are computed once per channel."""
+    from esa_adb_hier.nominal import _fallback_u, nominal_row_scores, rows_to_flags
+    cfg = nominal.config
+    cmd = mission.telecommands[nominal.telecommands_].to_numpy() if nominal.telecommands_ else None
+    out = {float(k): np.zeros(len(mission), bool) for k in margins}
+    for c in channels:
+        m, x = nominal.models_[c], mission.values[c].to_numpy(np.float64)
+        if bool(m["fallback"]):
+            u = _fallback_u(m, x)
+            for k in out: out[k] |= u > k
+            continue
+        view = cfg.alarm_view if cfg.alarm_view != "max" and f"{cfg.alarm_view}_ref" in m else "features"
+        u, s, e = nominal_row_scores(m, x, cmd, view, c)
+        for k in out: out[k] |= rows_to_flags(u, s, e, len(x), cfg.replace(margin=k))
+    return out
+
+def choose_margin(nominal: NominalDetector, mission: Mission, channels, categories=DEFAULT_CATEGORIES,
+                  margins=MARGINS, tolerance: float = 0.01) -> tuple[float, dict]:
+    """The alarm level for label-free channels, learned on `mission` (data `nominal` was not fitted on) from the
+    labels of `channels`: the smallest of `margins` whose corrected event-wise F0.5 is within `tolerance` of the
+    best; with no labelled event there, the smallest that raises no alarm (the largest if every level does).
+    Returns (margin, {margin: F0.5, or the number of alarms when there is no event})."""
+    from esa_adb_hier.events import challenge_fscore
+    flags = held_out_flags(nominal, mission, channels, margins)
+    y = mission.is_anomaly(list(categories), list(channels)).to_numpy().astype(bool)
+    if not y.any():
+        runs = {k: int(np.count_nonzero(np.diff(np.r_[0, f.view(np.int8)]) == 1)) for k, f in flags.items()}
+        quiet = [k for k, n in runs.items() if n == 0]
+        return (min(quiet) if quiet else max(runs)), runs
+    f05 = {k: float(challenge_fscore(y, f)["EW_F_0.50"]) if f.any() else 0.0 for k, f in flags.items()}
+    best = max(f05.values())
+    return min(k for k, v in f05.items() if v >= best - tolerance), f05
 
 # %% ../nbs/07h_hybrid.ipynb #3ba1513d
 class HybridDetector(Detector):
@@ -131,7 +180,7 @@ class HybridDetector(Detector):
     def __repr__(self):
         if not self.is_fitted: return "HybridDetector(not fitted)"
         return (f"HybridDetector({self.mode_}: {len(self.supervised_)} supervised, {len(self.label_free_)} "
-                f"label-free channel(s))")
+                f"label-free channel(s), alarm level {self.margin_:g})")
 
     def _fit(self, mission: Mission, progress: bool):
         cfg = self.config
@@ -148,20 +197,33 @@ class HybridDetector(Detector):
         if sup:
             self.supervised_model_ = HierarchicalDetector(cfg.supervised_config(), progress).fit(
                 mission.select_channels(sup), progress=progress)
-        free_fit = free + (sup if cfg.nominal_on_labelled else [])
-        self.calibration_ = {}
+        free_fit = natural_sort(free + (sup if cfg.nominal_on_labelled else []))
+        self.calibration_, self.margin_, self.margin_scores_ = {}, min(cfg.margins), {}
         if free_fit:
-            cut = int(len(mission) * (1 - cfg.held_out))
-            part = mission.iloc(0, cut) if cfg.held_out > 0 else mission
-            self.nominal_model_ = NominalDetector(cfg.nominal_config(natural_sort(free_fit)), progress).fit(
-                part, progress=progress)
-            if cfg.held_out > 0: self.calibration_ = calibrate_held_out(self.nominal_model_, mission.iloc(
-                cut,
-                len(mission)))
+            self.nominal_model_ = self._fit_label_free(mission, free_fit, sup, progress)
         self.supervised_, self.label_free_, self.channels_ = sup, free, list(targets)
         self.train_range_ = [str(mission.start), str(mission.end)]
         self.groups_ = {g: [c for c in cs if c in targets] for g, cs in mission.groups.items()}
-        log.info("hybrid fit of %s: %d supervised channel(s), %d label-free", mission.name, len(sup), len(free))
+        log.info("hybrid fit of %s: %d supervised channel(s), %d label-free; label-free alarm level %g x the "
+                 "nominal reference", mission.name, len(sup), len(free), self.margin_)
+
+    def _fit_label_free(self, mission: Mission, channels: list, labelled: list, progress: bool) -> NominalDetector:
+        """Label-free models of `channels` on the first `1 - held_out` of `mission`; their alarm level chosen on the
+        rest from the labels of `labelled` (`choose_margin`) and their references calibrated there."""
+        cfg = self.config
+        if cfg.held_out == 0:
+            return NominalDetector(cfg.nominal_config(channels), progress).fit(mission, progress=progress)
+        cut = int(len(mission) * (1 - cfg.held_out))
+        part, held = mission.iloc(0, cut), mission.iloc(cut, len(mission))
+        nom = NominalDetector(cfg.nominal_config(natural_sort(set(channels) | set(labelled))), progress).fit(
+            part, progress=progress)
+        if labelled:
+            self.margin_, self.margin_scores_ = choose_margin(nom, held, labelled, cfg.categories, cfg.margins,
+                                                              cfg.margin_tolerance)
+            nom.models_ = {c: m for c, m in nom.models_.items() if c in channels}
+            nom.config = nom.config.replace(channels=tuple(channels))
+        self.calibration_ = calibrate_held_out(nom, held, self.margin_)
+        return nom
 
     def _predict(self, mission: Mission, progress: bool) -> pd.DataFrame:
         miss = [c for c in self.channels_ if c not in mission.channel_names]
@@ -206,6 +268,7 @@ def _save_hybrid(det: HybridDetector, path, overwrite: bool = False) -> Path:
         tcs = det.supervised_model_.telecommands_ if det.supervised_model_ is not None else []
         return w.commit("hybrid", det.config.to_dict(), det.channels_, det.groups_, det.train_range_,
                         mode=det.mode_, supervised=det.supervised_, label_free=det.label_free_,
+                        margin=det.margin_, margin_scores=[[k, v] for k, v in det.margin_scores_.items()],
                         telecommands=sorted(set(tcs) | set(nom.telecommands_ if nom is not None else [])))
 
 def _load_hybrid(cls, path, progress: bool = True, n_jobs: int | None = None) -> HybridDetector:
@@ -216,6 +279,9 @@ def _load_hybrid(cls, path, progress: bool = True, n_jobs: int | None = None) ->
         det = cls(cfg, progress)
         det.mode_, det.supervised_, det.label_free_ = man["mode"], list(man["supervised"]), list(man["label_free"])
         det.channels_, det.groups_, det.train_range_ = list(man["channels"]), dict(man["groups"]), man["train_range"]
+        det.margin_ = float(man.get("margin", 1.0))          # folders written before the level was learned: 1
+        det.margin_scores_ = {float(k): v for k, v in man.get("margin_scores", [])}
+        det.calibration_ = {}
         det.supervised_model_ = (HierarchicalDetector.load(r.root / "supervised", progress=progress, n_jobs=n_jobs)
                                  if det.supervised_ else None)
         det.nominal_model_ = None

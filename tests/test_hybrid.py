@@ -81,3 +81,24 @@ def test_split_and_bad_config():
     assert sorted(sup + free) == m.target_channels
     with pytest.raises(DataError, match="min_events"): HybridConfig(min_events=0)
     with pytest.raises(DataError, match="unknown preset"): HybridConfig.preset("paper")
+
+
+def test_the_label_free_alarm_level_is_learned_on_held_out_labels_and_kept(parts, tmp_path):
+    train, test = parts
+    det = HybridDetector(HybridConfig(min_events=4), progress=False).fit(train)
+    assert det.margin_ in det.config.margins and set(det.margin_scores_) == set(det.config.margins)
+    best = max(det.margin_scores_.values())
+    assert det.margin_scores_[det.margin_] >= best - det.config.margin_tolerance
+    assert all(v < best - det.config.margin_tolerance for k, v in det.margin_scores_.items() if k < det.margin_)
+    assert list(det.nominal_model_.models_) == ["channel_12"]         # the labelled channels' models only taught it
+    det.save(tmp_path / "m")
+    back = HybridDetector.load(tmp_path / "m", progress=False)
+    assert back.margin_ == det.margin_ and back.margin_scores_ == det.margin_scores_
+    # a level no deviation reaches silences the label-free channel; the lowest level alarms at least as much
+    silent = HybridDetector(HybridConfig(min_events=4, margins=[1e9]), progress=False).fit(train)
+    assert silent.margin_ == 1e9 and not silent.predict(test)["channel_12"].any()
+    low = HybridDetector(HybridConfig(min_events=4, margins=[1]), progress=False).fit(train)
+    assert low.predict(test)["channel_12"].sum() >= det.predict(test)["channel_12"].sum()
+    # without labels nothing can teach the level: the smallest one is kept
+    free = HybridDetector(HybridConfig(margins=[2, 3]), progress=False).fit(without_labels(train))
+    assert free.mode_ == "unsupervised" and free.margin_ == 2.0 and free.margin_scores_ == {}
