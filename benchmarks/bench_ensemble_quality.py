@@ -1,10 +1,15 @@
-"""Quality of the hierarchical ensemble against the GlobalSTD5 / GlobalSTD3 baselines, computed the same way.
+"""Quality of the hierarchical ensemble and the hybrid against the GlobalSTD5 / GlobalSTD3 baselines and a label-free
+peer, computed the same way.
 
 1. A synthetic mission with a seed never used for tuning (`make_mission(days, seed=7)`, all 58 target channels):
    fit on the first 70 %, score the held-out 30 %.
 2. NASA SMAP (../shared/data/smap, 54 channels, per-channel layers only): for each channel, fit on the train file plus
    the first half of the test file, score the second half. The channels are not time-aligned, so the scored parts are
    laid end to end (sample indices as times, one second per sample) and scored as one series.
+
+The peer (optional, `pip install telemetry-anomdet==0.2.0`, part of the `bench` extra) is run on SMAP exactly as in
+`bench_nominal.py` (its PCA on 50-sample windows of all columns, nominal fit windows only, its dynamic threshold with
+pruning, n_components 0.95); it is left out with a note when it is not importable.
 
 Metrics: ESA-ADB event-wise F0.5 (timestamp version), its precision and recall, alarming precision
 (`evaluation.esa_scores`), and the challenge's sample-based F0.5 (`events.challenge_fscore`).
@@ -33,6 +38,7 @@ from esa_adb_hier.core import DataError, Mission
 from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
 from esa_adb_hier.hybrid import HybridConfig, HybridDetector
 from _common import SMAP, read_result, stamp, write_result
+from bench_nominal import peer, peer_available
 from esa_adb_hier.baselines import global_std_flags
 from esa_adb_hier.evaluation import esa_scores
 from esa_adb_hier.events import challenge_fscore
@@ -40,6 +46,7 @@ from esa_adb_hier.telemanom import load_telemanom, read_telemanom_labels
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "ensemble_quality.json"
+PEER = "peer: telemetry-anomdet"
 KEYS = ("EW_F_0.50", "EW_precision", "EW_recall", "alarming_precision")
 
 
@@ -125,9 +132,9 @@ def smap(n_jobs: int, limit: int | None = None) -> dict:
     rows = list(meta.itertuples())
     out = Parallel(n_jobs=n_jobs)(delayed(_smap_one)(r.chan_id, cfg.to_dict()) for r in rows)
     per = []
-    for chan, cut_len, y_true, y_ens, y_hyb, ok, secs, lab_rows, v_fit, nom, v_sc in out:
+    for chan, cut_len, y_true, y_ens, y_hyb, y_peer, ok, secs, lab_rows, v_fit, nom, v_sc in out:
         per.append({"chan": chan, "ok": ok, "secs": secs, "y_true": y_true, "labels": lab_rows,
-                    "ensemble": y_ens, "hybrid": y_hyb, "GlobalSTD5": global_std_flags(v_fit, nom, v_sc, 5).any(axis=1),
+                    "ensemble": y_ens, "hybrid": y_hyb, **({PEER: y_peer} if y_peer is not None else {}), "GlobalSTD5": global_std_flags(v_fit, nom, v_sc, 5).any(axis=1),
                     "GlobalSTD3": global_std_flags(v_fit, nom, v_sc, 3).any(axis=1)})
     trained = [p for p in per if p["ok"]]
     res = {"all channels": _smap_scores(per), "channels with training labels": _smap_scores(trained) if trained
@@ -141,7 +148,8 @@ def smap(n_jobs: int, limit: int | None = None) -> dict:
                 for p in per)),
             "channels_trained": [p["chan"] for p in trained], "events_on_trained_channels": int(sum(len(p["labels"])
                 for p in trained)),
-            "fit_predict_s_total": round(sum(p["secs"] for p in per), 1), "config": SMAP_CONFIG, "results": res}
+            "fit_predict_s_total": round(sum(p["secs"] for p in per), 1), "config": SMAP_CONFIG,
+            "peer": f"telemetry-anomdet {peer_available()}" if peer_available() else "not installed", "results": res}
 
 
 def _smap_scores(per: list) -> dict:
@@ -157,7 +165,7 @@ def _smap_scores(per: list) -> dict:
         for d in labels]],
                         "EndTime": idx[[d["e"] for d in labels]], "Category": "Anomaly"})
     return {k: scores(lab, idx, y_true, np.concatenate([p[k] for p in per]))
-            for k in ("ensemble", "hybrid", "GlobalSTD5", "GlobalSTD3")}
+            for k in ("ensemble", "hybrid", "GlobalSTD5", "GlobalSTD3", PEER) if k in per[0]}
 
 
 def _smap_channel_mean(per: list) -> dict:
@@ -183,7 +191,12 @@ def _smap_one(chan: str, cfg: dict):
     hybrid = HybridDetector(HybridConfig(supervised=cfg), progress=False).fit(fit)     # SMAP_CONFIG where labels exist
     y_hyb = hybrid.predict(sc)["is_anomaly"].to_numpy().astype(bool)
     nom = ~fit.is_anomaly().to_numpy().astype(bool)
-    return (chan, cut, y_true, y, y_hyb, ok, time.perf_counter() - t0, lab_rows, fit.values.to_numpy(np.float64), nom,
+    y_peer = None
+    if peer_available():
+        c0 = m.channel_names[0]; cmd = m.telecommands.to_numpy()
+        y_peer = peer(m.values[c0].to_numpy(np.float64), cmd if cmd.shape[1] else None, cut,
+                      m.nominal_mask(c0)[:cut], n_components=0.95)
+    return (chan, cut, y_true, y, y_hyb, y_peer, ok, time.perf_counter() - t0, lab_rows, fit.values.to_numpy(np.float64), nom,
             sc.values.to_numpy(np.float64))
 
 

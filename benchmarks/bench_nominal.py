@@ -37,7 +37,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 import esa_adb_hier
-from esa_adb_hier.evaluation import esa_scores, global_std_flags
+from esa_adb_hier.baselines import global_std_flags
+from esa_adb_hier.evaluation import esa_scores
 from esa_adb_hier.nominal import NominalConfig, fit_nominal, nominal_flags, row_matrix, rows_to_flags
 from esa_adb_hier.telemanom import load_telemanom
 
