@@ -134,7 +134,8 @@ def smap(n_jobs: int, limit: int | None = None) -> dict:
     per = []
     for chan, cut_len, y_true, y_ens, y_hyb, y_peer, ok, secs, lab_rows, v_fit, nom, v_sc in out:
         per.append({"chan": chan, "ok": ok, "secs": secs, "y_true": y_true, "labels": lab_rows,
-                    "ensemble": y_ens, "hybrid": y_hyb, **({PEER: y_peer} if y_peer is not None else {}), "GlobalSTD5": global_std_flags(v_fit, nom, v_sc, 5).any(axis=1),
+                    "ensemble": y_ens, "hybrid": y_hyb, **({PEER: y_peer} if y_peer is not None else {}),
+                    "GlobalSTD5": global_std_flags(v_fit, nom, v_sc, 5).any(axis=1),
                     "GlobalSTD3": global_std_flags(v_fit, nom, v_sc, 3).any(axis=1)})
     trained = [p for p in per if p["ok"]]
     res = {"all channels": _smap_scores(per), "channels with training labels": _smap_scores(trained) if trained

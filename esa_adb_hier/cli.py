@@ -32,9 +32,9 @@ __all__ = ['EXIT_OK', 'EXIT_BUG', 'EXIT_USAGE', 'log', 'DETECTORS', 'MODEL_BYTES
            'config_from_dict', 'build_config', 'reader_options', 'load_data', 'check_trainable', 'read_manifest',
            'check_channels', 'check_length', 'load_labels', 'describe_data', 'checkpoint_dir', 'fit_detector',
            'load_detector', 'predict_mission', 'write_report', 'clip_labels', 'score_predictions', 'metrics_dict',
-           'format_metrics', 'save_figure', 'model_bytes', 'fit_summary_text', 'cmd_fit', 'cmd_predict',
-           'explain_alarms', 'cmd_report', 'cmd_evaluate', 'cmd_demo', 'busiest_channels', 'demo_summary',
-           'build_parser', 'main']
+           'format_metrics', 'save_figure', 'model_bytes', 'fit_summary_text', 'default_detector', 'cmd_fit',
+           'cmd_predict', 'explain_alarms', 'cmd_report', 'cmd_evaluate', 'cmd_demo', 'busiest_channels',
+           'demo_summary', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #0e9c8e6e
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
@@ -392,12 +392,18 @@ def fit_summary_text(det, out) -> str:
                      f"of {len(v)} channels whose stackers raised a validation alarm")
     return "\n".join(lines + [f"  {'model':<12} {'folder':<24} {'':<5} {out}"])
 
+def default_detector(preset: str | None) -> str:
+    """The detector `fit` uses when `--detector` is not given: the hierarchy for the authors' `paper` preset (their
+    method as published), otherwise the hybrid, which also watches the channels that have no labelled event."""
+    return "hierarchical" if preset == "paper" else "hybrid"
+
 def cmd_fit(args, argv) -> int:
     "`esa-adb-hier fit DATA --out MODEL_DIR ...`"
     start, end = parse_time(args.start, "--start"), parse_time(args.end, "--end"); check_range(start, end)
     channels = parse_channels(args.channels)
     out = modelfolder.check_target(args.out, args.overwrite, "--out")        # before hours of work, not after
     if not Path(args.data).exists(): raise DataError(f"DATA {args.data}: no such file or directory")
+    args.detector = args.detector or default_detector(args.preset)
     config = build_config(args.detector, args.preset, args.config, args.seed, args.n_jobs)
     with _sigterm_as_interrupt(), RunRecord("fit", argv, out, "fit", args.quiet, args.debug) as run:
         run.info.update(detector=args.detector, preset=args.preset, config=config.to_dict())
@@ -663,10 +669,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(manifest.json + model files, no pickle).")
     f.add_argument("data", metavar="DATA", help="raw mission directory, preprocessed CSV or challenge parquet")
     f.add_argument("--out", required=True, metavar="MODEL_DIR", help="model directory to write")
-    f.add_argument("--detector", choices=DETECTORS, default="hierarchical",
-                   help="which detector (default: hierarchical)")
+    f.add_argument("--detector", choices=DETECTORS, default=None,
+                   help="which detector (default: hybrid, the hierarchy where labels exist and a label-free "
+                        "detector on every other channel; hierarchical with --preset paper, the authors' method)")
     f.add_argument("--preset", choices=("fast", "paper", "paper+"), default=None,
-                   help="configuration preset (default: the detector's defaults, the authors' values)")
+                   help="configuration preset: fast, paper (the authors' method, hierarchical), paper+ (the authors' "
+                        "method plus the label-free detector, hybrid) (default: the detector's defaults)")
     f.add_argument("--config", metavar="CFG.json", help="JSON object of config keys overriding the preset")
     f.add_argument("--channels", nargs="+", metavar="CH",
                    help="channels to use: channel_41, 41 or 41-46 (default: all)")

@@ -150,17 +150,19 @@ def choose_margin(nominal: NominalDetector, mission: Mission, channels, categori
                   margins=MARGINS, tolerance: float = 0.01) -> tuple[float, dict]:
     """The alarm level for label-free channels, learned on `mission` (data `nominal` was not fitted on) from the
     labels of `channels`: the smallest of `margins` whose corrected event-wise F0.5 is within `tolerance` of the
-    best; with no labelled event there, the smallest that raises no alarm (the largest if every level does).
-    Returns (margin, {margin: F0.5, or the number of alarms when there is no event})."""
+    best; when no level finds any labelled event there (or there is none), every alarm is a false one: the smallest
+    level that raises none (the largest if every level does). Returns (margin, {margin: F0.5, or the number of alarm
+    runs when no level finds an event})."""
     from esa_adb_hier.events import challenge_fscore
     flags = held_out_flags(nominal, mission, channels, margins)
     y = mission.is_anomaly(list(categories), list(channels)).to_numpy().astype(bool)
-    if not y.any():
+    f05 = ({k: float(challenge_fscore(y, f)["EW_F_0.50"]) if f.any() else 0.0 for k, f in flags.items()}
+           if y.any() else {})
+    best = max(f05.values(), default=0.0)
+    if best == 0:
         runs = {k: int(np.count_nonzero(np.diff(np.r_[0, f.view(np.int8)]) == 1)) for k, f in flags.items()}
         quiet = [k for k, n in runs.items() if n == 0]
         return (min(quiet) if quiet else max(runs)), runs
-    f05 = {k: float(challenge_fscore(y, f)["EW_F_0.50"]) if f.any() else 0.0 for k, f in flags.items()}
-    best = max(f05.values())
     return min(k for k, v in f05.items() if v >= best - tolerance), f05
 
 # %% ../nbs/07h_hybrid.ipynb #3ba1513d
@@ -182,7 +184,10 @@ class HybridDetector(Detector):
         return (f"HybridDetector({self.mode_}: {len(self.supervised_)} supervised, {len(self.label_free_)} "
                 f"label-free channel(s), alarm level {self.margin_:g})")
 
-    def _fit(self, mission: Mission, progress: bool):
+    def _fit(self, mission: Mission, progress: bool, checkpoint=None, client=None, data_path=None,
+             data_options: dict | None = None):
+        """Fit both parts on `mission`. `checkpoint`, `client`, `data_path`, `data_options`: passed to the supervised
+        hierarchy's fit (its channel jobs are the long part: resumable, or run on a Dask cluster)."""
         cfg = self.config
         targets = mission.target_channels
         if not targets: raise DataError(f"mission {mission.name!r}: no target channel (column 'Target' of the channel "
@@ -193,10 +198,13 @@ class HybridDetector(Detector):
             log.info("unsupervised mode: no target channel of %s has %d labelled event(s) in the fit range; every "
                      "channel "
                      "gets the label-free detector", mission.name, cfg.min_events)
-        self.supervised_model_ = self.nominal_model_ = None
+        self.supervised_model_ = self.nominal_model_ = None; self.resumed_ = []
         if sup:
+            runtime = {k: v for k, v in (("checkpoint", checkpoint), ("client", client), ("data_path", data_path),
+                                         ("data_options", data_options)) if v is not None}
             self.supervised_model_ = HierarchicalDetector(cfg.supervised_config(), progress).fit(
-                mission.select_channels(sup), progress=progress)
+                mission.select_channels(sup), progress=progress, **runtime)
+            self.resumed_ = list(getattr(self.supervised_model_, "resumed_", []))
         free_fit = natural_sort(free + (sup if cfg.nominal_on_labelled else []))
         self.calibration_, self.margin_, self.margin_scores_ = {}, min(cfg.margins), {}
         if free_fit:
@@ -251,6 +259,104 @@ class HybridDetector(Detector):
         out.update({f"score_{c}": np.asarray(cols[f"score_{c}"], dtype=np.float32) for c in self.channels_})
         return pd.DataFrame(out, index=mission.index)
 
+# %% ../nbs/07h_hybrid.ipynb #hexp02c
+def _label_free_evidence(det, mission, head: dict, lo: int, hi: int, cache: dict, top_channels: int,
+                         top_features: int, pred: pd.DataFrame) -> list:
+    "Channel and feature rows of the label-free channels that alarmed in samples `[lo, hi)`, strongest first."
+    from esa_adb_hier.nominal import row_deviations
+    nom = det.nominal_model_
+    raising = det.label_free_ + (det.supervised_ if det.config.nominal_on_labelled else [])
+    on = [c for c in raising if c in nom.models_ and pred[c].iloc[lo:hi].to_numpy().any()]
+    peak = {c: float(pred[f"score_{c}"].iloc[lo:hi].max()) for c in on}
+    sub, rows = mission.subsystems, []
+    grp = {c: g for g, cs in det.groups_.items() for c in cs}
+    cmd = mission.telecommands[nom.telecommands_].to_numpy() if nom.telecommands_ else None
+    for rank, c in enumerate(sorted(on, key=lambda c: -peak[c])[:top_channels], 1):
+        where = {"channel": c, "subsystem": sub.get(c, ""), "group": grp.get(c, "")}
+        rows.append({**head, **where, "level": "channel", "rank": rank, "name": c, "value": peak[c],
+                     "note": "label-free"})
+        m = nom.models_[c]
+        if bool(m["fallback"]):
+            rows.append({**head, **where, "level": "feature", "rank": 0, "name": "value",
+                         "note": f"outside the {float(m['fallback_k']):g}-sigma band of the nominal samples"})
+            continue
+        if c not in cache: cache[c] = mission.values[c].to_numpy(np.float64)
+        dev = row_deviations(m, cache[c], cmd, lo, hi, nom.telecommands_, c).head(top_features)
+        for rank_f, f in enumerate(dev.itertuples(), 1):
+            note = ("above nominal" if f.value > f.nominal_high else "below nominal" if f.value < f.nominal_low
+                    else "within nominal")
+            rows.append({**head, **where, "level": "feature", "rank": rank_f, "name": f.name, "value": f.value,
+                         "contribution": f.share, "nominal_low": f.nominal_low, "nominal_high": f.nominal_high,
+                         "note": f"{note} (z = {f.z:+.1f})"})
+    return rows
+
+def _explain_hybrid(self, mission: Mission, alarms=None, top_channels: int = 3, top_features: int = 5,
+                    telecommand_window="1h", progress: bool = False) -> pd.DataFrame:
+    """The evidence of each alarm (`explain.EVIDENCE_COLUMNS`): the supervised hierarchy's for the part of the alarm
+    it raised, the label-free channels' (their peak score and most deviating features) for theirs, and the
+    telecommands sent within `telecommand_window` before the start. `alarms`: a predictions frame of this detector,
+    or None (predict)."""
+    from esa_adb_hier.explain import EVIDENCE_COLUMNS, alarm_events, explain, telecommands_before
+    if not self.is_fitted: raise DataError("HybridDetector.explain: not fitted")
+    pred = self.predict(mission, progress=progress) if alarms is None else alarms
+    if not isinstance(pred, pd.DataFrame) or not {"is_anomaly", *self.channels_} <= set(pred.columns):
+        raise DataError("HybridDetector.explain: alarms must be a predictions frame of this detector (columns "
+                        "'is_anomaly' and one per channel)")
+    events = alarm_events(pred)
+    if not len(events): return pd.DataFrame(columns=EVIDENCE_COLUMNS)
+    idx, rows, cache = mission.index, [], {}
+    sup_pred = sup_events = None
+    if self.supervised_model_ is not None:
+        sub_mission = mission.select_channels(self.supervised_)
+        sup_pred = self.supervised_model_.predict(sub_mission, progress=progress)
+        sup_events = alarm_events(sup_pred)
+    for ev in events.itertuples():
+        lo = int(idx.searchsorted(ev.start)); hi = int(idx.searchsorted(ev.end, side="right"))
+        head = {"alarm": ev.alarm, "start": ev.start, "end": ev.end, "peak_time": ev.peak_time,
+                "peak_score": float(ev.peak_score)}
+        if sup_events is not None:
+            mine = sup_events[(sup_events["start"] <= ev.end) & (sup_events["end"] >= ev.start)]
+            if len(mine):
+                part = explain(self.supervised_model_, sub_mission, mine, top_channels, top_features,
+                               telecommand_window)
+                part = part[part["level"] != "telecommand"].assign(alarm=ev.alarm, start=ev.start, end=ev.end)
+                rows += part.to_dict("records")
+        if self.nominal_model_ is not None:
+            rows += _label_free_evidence(self, mission, {**head, "scale": "label-free"}, lo, hi, cache,
+                                         top_channels, top_features, pred)
+        for rank, t in enumerate(telecommands_before(mission, ev.start, telecommand_window).itertuples(), 1):
+            rows.append({**head, "level": "telecommand", "rank": rank, "name": t.name, "value": float(t.count),
+                         "time": t.time})
+    out = pd.DataFrame(rows).reindex(columns=EVIDENCE_COLUMNS)
+    return out.astype({"rank": np.int64, "value": np.float64, "contribution": np.float64})
+
+HybridDetector.explain = _explain_hybrid
+
+# %% ../nbs/07h_hybrid.ipynb #hsum02c
+def _fit_summary_hybrid(self) -> pd.DataFrame:
+    """Mode and channels of each part, the supervised hierarchy's own summary rows, the label-free alarm level and
+    its held-out scores, as one table (columns `section`, `name`, `scale`, `value`)."""
+    if not self.is_fitted: raise DataError("HybridDetector.fit_summary: not fitted; call fit(mission) or load(dir)")
+    rows = [("model", "mode", "", self.mode_), ("model", "channels", "", len(self.channels_)),
+            ("model", "supervised channels", "", len(self.supervised_)),
+            ("model", "label-free channels", "", len(self.label_free_)),
+            ("model", "trained on", "", " .. ".join(self.train_range_))]
+    top = pd.DataFrame(rows, columns=["section", "name", "scale", "value"])
+    parts = [top]
+    if self.supervised_model_ is not None:
+        s = self.supervised_model_.fit_summary()
+        parts.append(s[~((s["section"] == "model") & s["name"].isin(["channels", "trained on", "folder"]))])
+    free = [("label-free", "alarm level", "", f"{self.margin_:g} x the nominal reference")]
+    what = ("alarms" if self.margin_scores_ and all(isinstance(v, (int, np.integer))
+                                                     for v in self.margin_scores_.values()) else "EW-F0.5")
+    free += [("label-free", f"held-out {what} at level {k:g}", "", round(float(v), 3))
+             for k, v in self.margin_scores_.items()]
+    free.append(("model", "folder", "", getattr(self, "model_dir_", None) or "not saved"))
+    parts.append(pd.DataFrame(free, columns=["section", "name", "scale", "value"]))
+    return pd.concat(parts, ignore_index=True)
+
+HybridDetector.fit_summary = _fit_summary_hybrid
+
 # %% ../nbs/07h_hybrid.ipynb #9511bedc
 def _save_hybrid(det: HybridDetector, path, overwrite: bool = False) -> Path:
     import tempfile
@@ -266,10 +372,12 @@ def _save_hybrid(det: HybridDetector, path, overwrite: bool = False) -> Path:
             w.write_json("nominal/model.json", {"config": nom.config.to_dict(), "files": files,
                                                 "telecommands": list(nom.telecommands_), "notes": list(nom.notes_)})
         tcs = det.supervised_model_.telecommands_ if det.supervised_model_ is not None else []
-        return w.commit("hybrid", det.config.to_dict(), det.channels_, det.groups_, det.train_range_,
+        root = w.commit("hybrid", det.config.to_dict(), det.channels_, det.groups_, det.train_range_,
                         mode=det.mode_, supervised=det.supervised_, label_free=det.label_free_,
                         margin=det.margin_, margin_scores=[[k, v] for k, v in det.margin_scores_.items()],
                         telecommands=sorted(set(tcs) | set(nom.telecommands_ if nom is not None else [])))
+    det.model_dir_ = str(root)
+    return root
 
 def _load_hybrid(cls, path, progress: bool = True, n_jobs: int | None = None) -> HybridDetector:
     r = ModelReader(path, "hybrid"); man = r.manifest
@@ -281,7 +389,7 @@ def _load_hybrid(cls, path, progress: bool = True, n_jobs: int | None = None) ->
         det.channels_, det.groups_, det.train_range_ = list(man["channels"]), dict(man["groups"]), man["train_range"]
         det.margin_ = float(man.get("margin", 1.0))          # folders written before the level was learned: 1
         det.margin_scores_ = {float(k): v for k, v in man.get("margin_scores", [])}
-        det.calibration_ = {}
+        det.calibration_, det.model_dir_ = {}, str(r.root)
         det.supervised_model_ = (HierarchicalDetector.load(r.root / "supervised", progress=progress, n_jobs=n_jobs)
                                  if det.supervised_ else None)
         det.nominal_model_ = None

@@ -21,8 +21,8 @@ from .features import (feature_columns, pool_min_max, pooled_segment_ranges, seg
 # %% auto #0
 __all__ = ['LAGS', 'METHODS', 'THRESHOLDS', 'ALARM_VIEWS', 'VIEWS', 'NominalConfig', 'command_counts', 'row_matrix', 'lag_edges',
            'arx_design', 'residual_rows', 'fit_residual', 'fit_nominal', 'nominal_row_scores', 'calibrate',
-           'nominal_scores', 'range_max', 'row_scores', 'dynamic_threshold', 'prune_runs', 'rows_to_flags',
-           'nominal_flags', 'NominalDetector']
+           'nominal_scores', 'range_max', 'row_scores', 'row_matrix_columns', 'row_deviations', 'dynamic_threshold',
+           'prune_runs', 'rows_to_flags', 'nominal_flags', 'NominalDetector']
 
 # %% ../nbs/06a_nominal.ipynb #d581d699
 LAGS = (1, 2, 3, 4, 5)
@@ -329,6 +329,44 @@ def row_scores(model: dict, x, starts, stops, commands=None, name: str = "channe
     for the rows of any scale, e.g. the ensemble's pooled rows."""
     ps = nominal_scores(model, x, commands, name)
     return pd.DataFrame({c: range_max(ps[c].to_numpy(), starts, stops) for c in ps.columns})
+
+# %% ../nbs/06a_nominal.ipynb #nrowd02c
+def row_matrix_columns(model: dict, command_names=()) -> list:
+    "Names of the columns of `row_matrix` for `model`: the segment statistics, then one pulse count per command."
+    cfg = _config_of(model)
+    f = segment_features(np.zeros(2 * cfg.length), length=cfg.length, step=cfg.step, lags=LAGS).drop(columns="valid")
+    names = list(f.columns)
+    k = int(model["n_commands"]); cmds = list(command_names) or [f"command_{i}" for i in range(k)]
+    if len(cmds) != k:
+        raise DataError(f"row_matrix_columns: the model has {k} command column(s), got {len(cmds)} names")
+    names += [f"pulses_{c}" for c in cmds]
+    if cfg.pool_window > 1: names = [f"{p}_{n}" for p in ("min", "max") for n in names]
+    return names
+
+def row_deviations(model: dict, x, commands=None, start: int = 0, stop: int | None = None, command_names=(),
+                   name: str = "channel") -> pd.DataFrame:
+    """The features of the feature-view row of highest score among the rows inside samples `[start, stop)`: `name`,
+    `value`, `z` (standardised on the nominal fit rows), `share` of the row's deviation, `nominal_low` / `nominal_high`
+    (nominal mean -+ 3 sd), most deviating first; the row's sample range in `attrs` (`start`, `stop`, `score`)."""
+    x, commands = _check_series(x, None, commands, name, "row_deviations")
+    if bool(model["fallback"]) or "features_ref" not in model:
+        raise DataError(f"row_deviations: channel {name!r}: a fallback model has no feature rows")
+    c = _model_commands(model, commands, len(x), f"row_deviations: channel {name!r}")
+    M, s, e, valid = row_matrix(x, c, _config_of(model))
+    stop = len(x) if stop is None else stop
+    inside = np.flatnonzero((e > start) & (s < stop) & valid)
+    if not len(inside): raise DataError(f"row_deviations: channel {name!r}: no valid row in samples [{start}, {stop})")
+    v = {k: model[f"features_{k}"] for k in _KEYS}
+    u = _view_scores(v, M[inside]) / float(v["ref"]); r = inside[int(np.argmax(u))]
+    z = (M[r] - v["centre"]) / v["scale"]
+    if bool(v["pca"]):
+        C = v["components"]; R = z - (z @ C.T) @ C; share = R * R / max(float(R @ R), 1e-300)
+    else: share = np.abs(z) / max(float(np.abs(z).max()), 1e-300)
+    out = pd.DataFrame({"name": row_matrix_columns(model, command_names), "value": M[r], "z": z, "share": share,
+                        "nominal_low": v["centre"] - 3 * v["scale"], "nominal_high": v["centre"] + 3 * v["scale"]})
+    out = out.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
+    out.attrs.update(start=int(s[r]), stop=int(e[r]), score=float(u.max()))
+    return out
 
 # %% ../nbs/06a_nominal.ipynb #72628a63
 def dynamic_threshold(e, z_min: float = 2.5, z_max: float = 12.0, z_step: float = 0.5) -> float:

@@ -71,7 +71,7 @@ def data(tmp_path_factory):
 def raw_model(data):
     "A model fitted on the raw directory before SPLIT, in its own process."
     out = data["dir"] / "model_raw"
-    r = cli("fit", data["raw"], "--out", out, "--end", SPLIT, "--seed", 1, *FAST)
+    r = cli("fit", data["raw"], "--out", out, "--end", SPLIT, "--seed", 1, "--detector", "hierarchical", *FAST)
     assert "written to" in r.stdout
     return out
 
@@ -178,7 +178,7 @@ def bad_cases(data, raw_model, tmp_path):
          "--report /proc/x/r.csv: cannot write in /proc"),
         (["fit", d / "empty", "--out", tmp_path / "m2"], "channels"),
         (["fit", d / "nothing_here", "--out", tmp_path / "m3"], "nothing_here"),
-        (["fit", data["test"], "--out", tmp_path / "m4", "--preset", "fast"], "label"),
+        (["fit", data["test"], "--out", tmp_path / "m4", "--preset", "fast", "--detector", "hierarchical"], "label"),
         (["fit", data["csv"], "--out", tmp_path / "m5", "--config", tmp_path / "unknown_key.json"], "n_outr"),
         (["fit", data["csv"], "--out", tmp_path / "m6", "--config", tmp_path / "bad_value.json"], "gamma"),
         (["fit", data["csv"], "--out", tmp_path / "m7", "--start", "yesterday"], "--start"),
@@ -320,7 +320,8 @@ def HierarchicalDetector_load(path):
 def test_fit_logs_the_config_only_at_debug_level(data, tmp_path, capsys):
     "The config (about 100 lines) is in the run record; the log shows it only with --debug; fallbacks take one line."
     from esa_adb_hier.cli import main
-    args = ["fit", data["csv"], "--end", SPLIT, "--channels", "41-42", "--preset", "fast"]
+    args = ["fit", data["csv"], "--end", SPLIT, "--channels", "41-42", "--preset", "fast",
+            "--detector", "hierarchical"]
     assert main([str(a) for a in args + ["--out", tmp_path / "m1"]]) == 0
     err = capsys.readouterr().err
     log = (tmp_path / "m1" / "fit.log").read_text()
@@ -392,7 +393,8 @@ def test_predict_writes_the_alarms_and_report_shows_them(data, tmp_path):
 
 def test_fit_with_a_search_records_it_in_the_model(data, tmp_path):
     out = tmp_path / "m"
-    r = cli("fit", data["csv"], "--out", out, "--end", SPLIT, "--channels", "41-42", "--search-trials", 1, *FAST)
+    r = cli("fit", data["csv"], "--out", out, "--end", SPLIT, "--channels", "41-42", "--search-trials", 1,
+            "--detector", "hierarchical", *FAST)
     man = read_json(out / "manifest.json")
     assert man["search"]["budget"]["trials"] == 1 and {"baseline_score", "best_score", "layers"} <= set(man["search"])
     assert read_json(out / "fit.run.json")["search"] == man["search"]

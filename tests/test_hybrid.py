@@ -47,8 +47,15 @@ def test_unsupervised_mode_through_the_command_line(parts, tmp_path, capsys):
     assert det.mode_ == "unsupervised" and det.supervised_model_ is None and det.label_free_ == natural_sort(CHANNELS)
     capsys.readouterr()
     # the hierarchical detector refuses the same data: it needs labels
-    assert main(["fit", str(csv), "--out", str(tmp_path / "m2"), "--quiet"]) == 2
+    assert main(["fit", str(csv), "--out", str(tmp_path / "m2"), "--detector", "hierarchical", "--quiet"]) == 2
     assert "no labelled events" in capsys.readouterr().err
+    # the default detector is the hybrid: it fits the same data, in unsupervised mode
+    assert main(["fit", str(csv), "--out", str(tmp_path / "m3"), "--quiet"]) == 0
+    assert HybridDetector.load(tmp_path / "m3", progress=False).mode_ == "unsupervised"
+    # the authors' preset alone stays their method, the hierarchy; paper+ adds the label-free detector to it
+    from esa_adb_hier.cli import default_detector
+    assert default_detector("paper") == "hierarchical"
+    assert default_detector("paper+") == default_detector(None) == "hybrid"
 
 
 def test_save_load_and_a_flipped_byte(parts, tmp_path):
@@ -102,3 +109,38 @@ def test_the_label_free_alarm_level_is_learned_on_held_out_labels_and_kept(parts
     # without labels nothing can teach the level: the smallest one is kept
     free = HybridDetector(HybridConfig(margins=[2, 3]), progress=False).fit(without_labels(train))
     assert free.mode_ == "unsupervised" and free.margin_ == 2.0 and free.margin_scores_ == {}
+
+
+def test_hybrid_alarms_are_explained_by_the_part_that_raised_them(tmp_path):
+    from esa_adb_hier.cli import main
+    from esa_adb_hier.data import write_preprocessed_csv
+    from esa_adb_hier.explain import EVIDENCE_COLUMNS
+    m = make_mission(days=20, seed=11, channels=["channel_41", "channel_42", "channel_43", "channel_12"])
+    test = m.iloc(int(len(m) * 0.7), len(m))
+    csv = tmp_path / "mission.csv"
+    write_preprocessed_csv(m, csv)
+    (tmp_path / "cfg.json").write_text('{"min_events": 3}')
+    end = str(test.index[0] - pd.Timedelta(seconds=1))
+    assert main(["fit", str(csv), "--out", str(tmp_path / "m"), "--end", end, "--config", str(tmp_path / "cfg.json"),
+                 "--quiet"]) == 0
+    det = HybridDetector.load(tmp_path / "m", progress=False)
+    assert det.label_free_ == ["channel_12"]
+    pred = det.predict(test)
+    why = det.explain(test, pred)
+    assert list(why.columns) == EVIDENCE_COLUMNS
+    n_alarms = int((np.diff(np.r_[0, pred["is_anomaly"].to_numpy()]) == 1).sum())
+    assert why["alarm"].nunique() == n_alarms > 0
+    idx = test.index
+    for a, g in why.groupby("alarm"):
+        lo, hi = idx.searchsorted(g["start"].iloc[0]), idx.searchsorted(g["end"].iloc[0], side="right")
+        free_on = bool(pred["channel_12"].iloc[lo:hi].any())
+        assert free_on == ((g["level"] == "channel") & (g["note"] == "label-free")).any()
+        if free_on: assert (g["level"] == "feature").any() and (g["channel"] == "channel_12").any()
+        sup_on = bool(det.supervised_model_.predict(test.select_channels(det.supervised_))["is_anomaly"]
+                      .iloc[lo:hi].any())
+        assert sup_on == (g["level"] == "aggregator").any()
+    # the command line writes the same evidence next to the predictions
+    assert main(["predict", str(tmp_path / "m"), str(csv), "--start", str(test.index[0]), "--out",
+                 str(tmp_path / "p" / "pred.parquet"), "--quiet"]) == 0
+    table = pd.read_csv(tmp_path / "p" / "alarms.csv")
+    assert table["alarm"].nunique() == n_alarms and "label-free" in set(table["note"].dropna())
