@@ -9,7 +9,7 @@ peer, computed the same way.
 
 The peer (optional, `pip install telemetry-anomdet==0.2.0`, part of the `bench` extra) is run on SMAP exactly as in
 `bench_nominal.py` (its PCA on 50-sample windows of all columns, nominal fit windows only, its dynamic threshold with
-pruning, n_components 0.95); it is left out with a note when it is not importable.
+pruning, the package's default n_components); it is left out with a note when it is not importable.
 
 Metrics: ESA-ADB event-wise F0.5 (timestamp version), its precision and recall, alarming precision
 (`evaluation.esa_scores`), and the challenge's sample-based F0.5 (`events.challenge_fscore`).
@@ -196,7 +196,7 @@ def _smap_one(chan: str, cfg: dict):
     if peer_available():
         c0 = m.channel_names[0]; cmd = m.telecommands.to_numpy()
         y_peer = peer(m.values[c0].to_numpy(np.float64), cmd if cmd.shape[1] else None, cut,
-                      m.nominal_mask(c0)[:cut], n_components=0.95)
+                      m.nominal_mask(c0)[:cut], n_components=None)
     return (chan, cut, y_true, y, y_hyb, y_peer, ok, time.perf_counter() - t0, lab_rows, fit.values.to_numpy(np.float64), nom,
             sc.values.to_numpy(np.float64))
 

@@ -209,6 +209,25 @@ def _fit(self: HierarchicalDetector, mission: Mission, progress: bool, checkpoin
         if opened: cl.close()
 
 @patch
+def _refit_whole(self: HierarchicalDetector, mission, targets, tc_rows, cats, ae_rows, progress, client, data_path,
+                 data_options, timings) -> tuple:
+    """`refit_on_cca`: layers 1-2 fitted again with the two-level masks laid over the whole fit range, x_cca
+    included (layer 3 stays as fitted on x_cca); returns the new plan and channel results."""
+    cfg, n = self.config, len(mission)
+    try: plan = two_level_masks(n, cfg.n_outer, cfg.n_inner, cfg.outer_fraction, cfg.inner_fraction,
+                                cfg.mining_fraction)
+    except DataError as e: raise DataError(f"refit_on_cca: fit range of {n} samples: {e}") from None
+    check_plan(plan)
+    plan_d = [{"n": c.n, "m": c.m, "stack": list(c.stack), "mine": list(c.mine), "base": list(c.base)}
+              for c in plan.configs]
+    log.info("refit_on_cca: refitting layers 1-2 of %d channel(s) on the whole fit range", len(targets))
+    res = self._channel_jobs(mission, targets, tc_rows, plan_d, (n, n), cats, ae_rows, progress, None, client,
+                             data_path, data_options)
+    for r in res.values():
+        for k, v in r["timings"].items(): timings[k] += v
+    return plan, res
+
+@patch
 def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, progress: bool, t_start: float, ckpt,
                 client, data_path, data_options):
     cfg = self.config
@@ -253,6 +272,10 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
                              "cca_rows": int(len(rows)),
                              "cca_positives": int(row_labels(y_global, st, sp)[rows].sum())}
     timings["layer3"] = time.perf_counter() - t3
+    if cfg.refit_on_cca and cca[1] > cca[0]:
+        plan, res = self._refit_whole(mission, targets, tc_rows, cats, ae_rows, progress, client, data_path,
+                                      data_options, timings)
+        cca = (n, n)
     self.models_ = {ch: {k: {kk: vv for kk, vv in v.items() if kk != "cca_scores"} for k,
                          v in res[ch]["scales"].items()} for ch in targets}
     self.channels_, self.telecommands_ = list(targets), tcs

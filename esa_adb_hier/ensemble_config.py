@@ -137,6 +137,7 @@ class HierarchicalConfig(DetectorConfig):
     inner_fraction: float | None = 0.2
     mining_fraction: float | None = 0.1
     cca_fraction: float = 0.2
+    refit_on_cca: bool = False      # once layer 3 is fitted, refit layers 1-2 on the whole fit range (x_cca included)
     stacker_folds: int = 3          # time-series CV inside x_n for each channel's validation precision
     # labels
     categories: tuple = DEFAULT_CATEGORIES
@@ -243,6 +244,8 @@ class HierarchicalConfig(DetectorConfig):
         _check_number("channel_threshold", self.channel_threshold, 0, 1, lo_open=True, hi_open=True)
         _check_number("widen", self.widen, 0, integer=True)
         if self.spread not in SPREADS: raise _err("spread", f"expected one of {list(SPREADS)}, got {self.spread!r}")
+        if not isinstance(self.refit_on_cca, bool): raise _err("refit_on_cca",
+                                                                f"expected true/false, got {self.refit_on_cca!r}")
         if not isinstance(self.use_autoencoder_view, bool): raise _err(
             "use_autoencoder_view",
             f"expected true/false, got {self.use_autoencoder_view!r}")
