@@ -13,7 +13,13 @@ set, predict). Include `--days 5114` (Mission 1's length, 14.7 M rows) to measur
 the 58-channel figure only scales the channel count; `full_length` in the results then reports that run directly.
 
     python benchmarks/bench_ensemble_speed.py [--preset paper] [--days 30,120,480,5114] [--channels 2] [--n-jobs 2]
-        [--budget-s 1800]
+        [--budget-s 1800] [--hybrid]
+
+`--hybrid` also fits and predicts the hybrid detector at each size, in its own subprocess right after the hierarchy
+(same machine, same minutes): `HybridConfig(supervised_preset=<preset>, nominal_on_labelled=True)`, so that every
+measured channel also gets its label-free model, the held-out choice of its alarm level and its calibration (the
+most the hybrid can add to a channel), and reports the ratios hybrid / hierarchy of fit and predict time and of
+peak memory.
 
 Writes benchmarks/results/ensemble_speed.json (one entry per preset) and prints a table.
 """
@@ -53,9 +59,10 @@ def peak_tree_rss(stop: threading.Event, out: dict, pid: int):
         stop.wait(0.2)
 
 
-def one(days: int, preset: str, n_channels: int, n_jobs: int) -> dict:
-    "Fit and predict one size in this process; returns the measurements."
+def one(days: int, preset: str, n_channels: int, n_jobs: int, hybrid: bool = False) -> dict:
+    "Fit and predict one size in this process (the hierarchy, or the hybrid with `hybrid`); returns the measurements."
     from esa_adb_hier.ensemble import HierarchicalConfig, HierarchicalDetector
+    from esa_adb_hier.hybrid import HybridConfig, HybridDetector
     from esa_adb_hier.synthetic import make_mission
     t0 = time.perf_counter()
     from esa_adb_hier.core import mission1_targets
@@ -66,17 +73,23 @@ def one(days: int, preset: str, n_channels: int, n_jobs: int) -> dict:
     mem, stop = {}, threading.Event()
     th = threading.Thread(target=peak_tree_rss, args=(stop, mem, os.getpid()), daemon=True); th.start()
     base_mb = __import__("psutil").Process().memory_info().rss / 2 ** 20
-    t0 = time.perf_counter(); det = HierarchicalDetector(cfg, progress=False).fit(m); t_fit = time.perf_counter() - t0
+    det = (HybridDetector(HybridConfig(supervised_preset=preset, nominal_on_labelled=True, n_jobs=n_jobs),
+                          progress=False) if hybrid else HierarchicalDetector(cfg, progress=False))
+    t0 = time.perf_counter(); det.fit(m); t_fit = time.perf_counter() - t0
     t0 = time.perf_counter(); det.predict(m); t_pred = time.perf_counter() - t0
     stop.set(); th.join()
+    timings = det.supervised_model_.timings_ if hybrid else det.timings_
     with tempfile.TemporaryDirectory() as d:
         det.save(d); size = sum(p.stat().st_size for p in Path(d).rglob("*") if p.is_file())
     return {"days": days, "rows": len(m), "channels": n_channels, "generate_s": round(t_gen, 1), "fit_s": round(t_fit,
         2),
-            "predict_s": round(t_pred, 2), "fit_stages_s": {k: round(v, 2) for k, v in det.timings_["fit"].items()},
-            "predict_stages_s": {k: round(v, 2) for k, v in det.timings_["predict"].items()},
+            "predict_s": round(t_pred, 2), "fit_stages_s": {k: round(v, 2) for k, v in timings["fit"].items()},
+            "predict_stages_s": {k: round(v, 2) for k, v in timings["predict"].items()},
             "peak_tree_rss_mb": round(mem.get("peak_mb", 0.0), 1), "rss_before_fit_mb": round(base_mb, 1),
-            "model_mb": round(size / 2 ** 20, 2)}
+            "model_mb": round(size / 2 ** 20, 2),
+            **({"label_free_fit_s": round(t_fit - timings["fit"]["wall"], 2),
+                "label_free_predict_s": round(t_pred - timings["predict"]["wall"], 2),
+                "alarm_level": det.margin_} if hybrid else {})}
 
 
 def linear_extrapolation(rows, secs, at: float) -> float:
@@ -124,6 +137,7 @@ def main():
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--report-only", action="store_true", help="recompute the extrapolation from the saved runs of "
                                                                "--preset")
+    ap.add_argument("--hybrid", action="store_true", help="also measure the hybrid at each size (see above)")
     ap.add_argument("--tag", default=None, help="key of this run in the results file (default: the preset)")
     a = ap.parse_args()
     if a.report_only:
@@ -131,8 +145,8 @@ def main():
         r["extrapolation"] = extrapolate(r["runs"], len(r["channels_measured"]), r["n_jobs"])
         write_result(OUT, all_res, vars(a)); print(json.dumps(r["extrapolation"], indent=2)); return
     if a.one is not None:
-        print("RESULT " + json.dumps(one(a.one, a.preset, a.channels, a.n_jobs))); return
-    t_start, runs, skipped = time.perf_counter(), [], []
+        print("RESULT " + json.dumps(one(a.one, a.preset, a.channels, a.n_jobs, a.hybrid))); return
+    t_start, runs, skipped, hybrid_runs = time.perf_counter(), [], [], []
     for days in [int(d) for d in a.days.split(",")]:
         left = a.budget_s - (time.perf_counter() - t_start)
         if runs:
@@ -140,20 +154,33 @@ def main():
                                                                      for r in runs], days * 2880)
             if guess > left: skipped.append({"days": days, "predicted_s": round(guess),
                                              "left_s": round(left)}); continue
-        r = subprocess.run([sys.executable, __file__, "--one", str(days), "--preset", a.preset, "--channels",
-                            str(a.channels),
-                            "--n-jobs", str(a.n_jobs)], capture_output=True, text=True, timeout=max(60,
-                                int(left) + 120))
-        line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
-        if r.returncode != 0 or not line: raise RuntimeError(f"size {days} days failed:\n{r.stderr[-3000:]}")
-        runs.append(json.loads(line[0][7:])); print(f"{days:>5} days: fit {runs[-1]['fit_s']} s, predict "
-                                                    f"{runs[-1]['predict_s']} s", flush=True)
+        for hybrid in (False, True) if a.hybrid else (False,):
+            r = subprocess.run([sys.executable, __file__, "--one", str(days), "--preset", a.preset, "--channels",
+                                str(a.channels), "--n-jobs", str(a.n_jobs)] + (["--hybrid"] if hybrid else []),
+                               capture_output=True, text=True, timeout=max(60, int(left) + 120) * (1 + a.hybrid))
+            line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+            if r.returncode != 0 or not line: raise RuntimeError(f"size {days} days failed:\n{r.stderr[-3000:]}")
+            (hybrid_runs if hybrid else runs).append(json.loads(line[0][7:]))
+            got = (hybrid_runs if hybrid else runs)[-1]
+            print(f"{days:>5} days{' (hybrid)' if hybrid else ''}: fit {got['fit_s']} s, predict {got['predict_s']} s",
+                  flush=True)
     ext = extrapolate(runs, a.channels, a.n_jobs)
     from esa_adb_hier.core import mission1_targets
     res = {"preset": a.preset, "n_jobs": a.n_jobs, "channels_measured": CHANNELS[:a.channels]
            if a.channels <= len(CHANNELS) else mission1_targets()[:a.channels],
            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
            "loadavg_at_end": os.getloadavg()}, "runs": runs, "skipped_for_budget": skipped, "extrapolation": ext}
+    if a.hybrid:
+        res["hybrid"] = {"config": "HybridConfig(supervised_preset=preset, nominal_on_labelled=True)",
+                         "runs": hybrid_runs,
+                         "ratio_hybrid_over_hierarchy": [
+                             {"days": h["days"], "fit": round(h["fit_s"] / r["fit_s"], 3),
+                              "predict": round(h["predict_s"] / r["predict_s"], 3),
+                              "peak_rss": round(h["peak_tree_rss_mb"] / r["peak_tree_rss_mb"], 3)}
+                             for h, r in zip(hybrid_runs, runs)]}
+        for q in res["hybrid"]["ratio_hybrid_over_hierarchy"]:
+            print(f"hybrid / hierarchy at {q['days']} days: fit x{q['fit']}, predict x{q['predict']}, peak memory "
+                  f"x{q['peak_rss']}")
     all_res = read_result(OUT)
     all_res[a.tag or a.preset] = stamp(res, vars(a))
     write_result(OUT, all_res, vars(a))
