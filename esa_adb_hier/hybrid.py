@@ -83,8 +83,10 @@ class HybridConfig(DetectorConfig):
                                              "n_jobs": self.n_jobs, **self.supervised})
 
     def nominal_config(self, channels=()) -> NominalConfig:
-        "The label-free detector's config for `channels`."
-        return NominalConfig.from_dict({**self.nominal, "channels": list(channels)})
+        """The label-free detector's config for `channels`: `nominal` over NominalConfig's defaults, with the residual
+        view off unless asked for (the alarms come from the feature view; at Mission-1 length the residual view's
+        regressors take about 10 GB per channel)."""
+        return NominalConfig.from_dict({"residual_view": False, **self.nominal, "channels": list(channels)})
 
 # %% ../nbs/07h_hybrid.ipynb #02d095a0
 def labelled_events(mission: Mission, categories=DEFAULT_CATEGORIES) -> pd.Series:
