@@ -23,8 +23,9 @@ from .ensemble_config import STAGES, HierarchicalConfig
 from .ensemble_models import (_lstm_net, fit_aggregator, group_reduce, predict_aggregator, reducer_weights,
                                           row_labels, rows_in_blocks, rows_to_samples, telecommand_row_features,
                                           widen_mask)
-from .ensemble_channel import (autoencoder_rows, fit_channel, fit_view_autoencoder, predict_channel,
-                                           row_support, scale_key, scale_rows)
+from .ensemble_channel import (autoencoder_rows, fit_channel, fit_view_autoencoder, fit_view_nominal,
+                                           nominal_peak_scores, nominal_view_rows, predict_channel, row_support,
+                                           scale_key, scale_rows)
 
 log = logging.getLogger("esa_adb_hier.ensemble")
 
@@ -228,6 +229,22 @@ def _refit_whole(self: HierarchicalDetector, mission, targets, tc_rows, cats, ae
     return plan, res
 
 @patch
+def _nominal_view_model(self: HierarchicalDetector, mission: Mission, targets: list, cca: tuple):
+    """The nominal view's models of `targets`, fitted on the training part (before x_cca); models handed over in
+    `_nominal_prefit` (samples fitted on, a `NominalDetector`) are used instead when they were fitted on that same
+    part with the same keys (the hybrid fits them once for both of its parts)."""
+    cfg = self.config; pre = getattr(self, "_nominal_prefit", None)
+    want = cfg.nominal_view_config(targets)
+    if (pre is not None and pre[0] == cca[0] and set(targets) <= set(pre[1].models_)
+            and pre[1].config.replace(channels=tuple(targets)) == want):
+        from esa_adb_hier.nominal import NominalDetector
+        nom = NominalDetector(want, progress=False)
+        nom.models_ = {c: dict(pre[1].models_[c]) for c in targets}      # its own: the hybrid calibrates its copies
+        nom.telecommands_, nom.notes_ = list(pre[1].telecommands_), []
+        return nom
+    return fit_view_nominal(mission.iloc(0, cca[0]) if cca[1] > cca[0] else mission, targets, cfg)
+
+@patch
 def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, progress: bool, t_start: float, ckpt,
                 client, data_path, data_options):
     cfg = self.config
@@ -244,8 +261,13 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
     if cfg.use_autoencoder_view:
         self.autoencoder_ = fit_view_autoencoder(mission.iloc(0, cca[0]) if cca[1] > cca[0] else mission, cfg)
         ae_rows = autoencoder_rows(self.autoencoder_, mission, targets, cfg)
+    self.nominal_view_, nom_rows = None, {}
+    if cfg.use_nominal_view:
+        self.nominal_view_ = self._nominal_view_model(mission, targets, cca)
+        nom_rows = nominal_view_rows(self.nominal_view_, mission, targets, cfg)
+    extra = {ch: {**ae_rows.get(ch, {}), **nom_rows.get(ch, {})} for ch in targets if ch in ae_rows or ch in nom_rows}
     t_ae = time.perf_counter() - t_ae
-    res = self._channel_jobs(mission, targets, tc_rows, plan_d, cca, cats, ae_rows, progress, ckpt, client, data_path,
+    res = self._channel_jobs(mission, targets, tc_rows, plan_d, cca, cats, extra, progress, ckpt, client, data_path,
                              data_options)
     timings = dict.fromkeys(STAGES, 0.0); timings["features"] += t_ae
     for r in res.values():
@@ -265,6 +287,8 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
             0,
             len(targets)))
         Z = group_reduce(P, w, gidx, cfg.reducer, cfg.gamma, cfg.delta, cfg.beta)
+        if cfg.use_nominal_view and cfg.nominal_view_aggregator:
+            Z = np.hstack([Z, nominal_peak_scores(extra, targets, key, len(st))[rows]])
         agg = fit_aggregator(Z, P, row_labels(y_global, st, sp)[rows], cfg, child_seed(cfg.seed, "aggregator", key))
         if agg.get("fallback"): notes.append(f"{key} aggregator: {agg['fallback']}; using the max of the channel "
                                              "scores")
@@ -273,7 +297,7 @@ def _fit_layers(self: HierarchicalDetector, mission: Mission, targets: list, pro
                              "cca_positives": int(row_labels(y_global, st, sp)[rows].sum())}
     timings["layer3"] = time.perf_counter() - t3
     if cfg.refit_on_cca and cca[1] > cca[0]:
-        plan, res = self._refit_whole(mission, targets, tc_rows, cats, ae_rows, progress, client, data_path,
+        plan, res = self._refit_whole(mission, targets, tc_rows, cats, extra, progress, client, data_path,
                                       data_options, timings)
         cca = (n, n)
     self.models_ = {ch: {k: {kk: vv for kk, vv in v.items() if kk != "cca_scores"} for k,
@@ -319,10 +343,13 @@ def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dic
     t_ae = time.perf_counter()
     ae = getattr(self, "autoencoder_", None)
     ae_rows = autoencoder_rows(ae, mission, self.channels_, cfg) if ae is not None else {}
+    nv = getattr(self, "nominal_view_", None)
+    nom_rows = nominal_view_rows(nv, mission, self.channels_, cfg) if nv is not None else {}
+    extra = {ch: {**ae_rows.get(ch, {}), **nom_rows.get(ch, {})} for ch in self.channels_}
     t_ae = time.perf_counter() - t_ae
     from joblib import delayed
     jobs = [delayed(predict_channel)(ch, mission.values[ch].to_numpy(np.float32), tc_rows, self.models_[ch], cfg_d,
-                                     ae_rows.get(ch))
+                                     extra[ch])
             for ch in self.channels_]
     res = {r["channel"]: r for r in _run_jobs(jobs, cfg.n_jobs, progress, "predict channels")}
     timings = dict.fromkeys(STAGES, 0.0); timings["features"] += t_ae
@@ -335,6 +362,8 @@ def _scores(self: HierarchicalDetector, mission: Mission, progress: bool) -> dic
         key = scale_key(s); st, sp = ranges[key]; l3 = self.layer3_[key]
         P = np.column_stack([res[ch]["scores"][key] for ch in self.channels_])
         Z = group_reduce(P, l3["weights"], gidx, cfg.reducer, cfg.gamma, cfg.delta, cfg.beta)
+        if nv is not None and cfg.nominal_view_aggregator:
+            Z = np.hstack([Z, nominal_peak_scores(extra, self.channels_, key, len(st))])
         g = rows_to_samples(predict_aggregator(l3["aggregator"], Z, P), st, sp, n, how=cfg.spread)
         out["score"].append(g); out["alarm"].append(widen_mask(g >= cfg.threshold, cfg.widen))
         out["channels"].append(rows_to_samples(P, st, sp, n, how=cfg.spread))
@@ -403,7 +432,8 @@ def save(self: HierarchicalDetector, path, overwrite: bool = False) -> Path:
                                   "model": _save_model_dict(c["model"], w, f"{d}/{tag}"),
                                   **{k: c[k] for k in ("nominal_low", "nominal_high") if k in c}})
                 w.write_arrays(f"{d}/shapelets.npz", **arrays)
-                keep = ("stackers", "cv_precision", "columns", "positives", "rows", "nominal_low", "nominal_high")
+                keep = ("stackers", "cv_precision", "columns", "positives", "rows", "nominal_low", "nominal_high",
+                        "nominal_view")
                 per[key] = {"configs": confs, **{k: part[k] for k in keep if k in part}}
             w.write_json(f"channels/{ch}/model.json", per)
         for key, l3 in self.layer3_.items():
@@ -416,19 +446,25 @@ def save(self: HierarchicalDetector, path, overwrite: bool = False) -> Path:
                 "config": ae.config.to_dict(), "channels": ae.channels, "telecommands": ae.telecommands,
                 "center": ae.center.tolist(), "scale": ae.scale.tolist(), "threshold": ae.threshold,
                 "channel_thresholds": np.asarray(ae.channel_thresholds).tolist()})
+        nv = getattr(self, "nominal_view_", None)
+        if nv is not None:
+            files = {c: w.write_arrays(f"nominal_view/{c}.npz", **m) for c, m in nv.models_.items()}
+            w.write_json("nominal_view/model.json", {"config": nv.config.to_dict(), "files": files,
+                                                     "telecommands": list(nv.telecommands_),
+                                                     "notes": list(nv.notes_)})
         cvp = {key: dict(zip(self.channels_, l3["cv_precision"])) for key, l3 in self.layer3_.items()}
         timings = {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in getattr(self, "timings_", {}).items()}
         done = w.commit("hierarchical", self.config.to_dict(), self.channels_, self.groups_, self.train_range_,
                         validation={"cv_precision": cvp}, telecommands=self.telecommands_,
                         scales=[scale_key(s) for s in self.config.scales], min_samples=self.min_samples(),
                         plan=self.plan_, cca=self.cca_, notes=self.notes_, timings=timings, autoencoder=ae is not None,
-                        search=getattr(self, "search_", None))
+                        nominal_view=nv is not None, search=getattr(self, "search_", None))
     self.model_dir_ = str(done)
     return done
 
 # %% ../nbs/07c_ensemble.ipynb #13d5fb2d
 def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
-    "Read the per-channel, layer-3 and autoencoder artifacts of `r` into `det`."
+    "Read the per-channel, layer-3, autoencoder and nominal-view artifacts of `r` into `det`."
     det.models_ = {}
     for ch in det.channels_:
         per = r.read_json(f"channels/{ch}/model.json"); det.models_[ch] = {}
@@ -460,6 +496,17 @@ def _load_parts(det: HierarchicalDetector, r: ModelReader, man: dict):
                 r.read_arrays("autoencoder/weights.npz"), np.asarray(j["center"], np.float32),
                 np.asarray(j["scale"], np.float32), j["threshold"], np.asarray(j["channel_thresholds"], np.float32))
         except DataError as e: raise DataError(f"{r.root / 'autoencoder'}: {e}") from None
+    det.nominal_view_ = None
+    if man.get("nominal_view"):
+        from esa_adb_hier.nominal import NominalConfig, NominalDetector
+        j = r.read_json("nominal_view/model.json")
+        nv = NominalDetector(NominalConfig.from_dict(j["config"]), progress=False)
+        nv.models_ = {c: r.read_arrays(f) for c, f in j["files"].items()}
+        nv.telecommands_, nv.notes_ = list(j["telecommands"]), list(j["notes"])
+        miss = [c for c in det.channels_ if c not in nv.models_]
+        if miss: raise DataError(f"{r.root / 'nominal_view' / 'model.json'}: no nominal model for channel(s) "
+                                 f"{miss[:8]}")
+        det.nominal_view_ = nv
 
 @patch(cls_method=True)
 def load(cls: HierarchicalDetector, path, progress: bool = True, n_jobs: int | None = None) -> HierarchicalDetector:
@@ -507,6 +554,9 @@ def fit_summary(self: HierarchicalDetector) -> pd.DataFrame:
         raise DataError("HierarchicalDetector.fit_summary: not fitted; call fit(mission) or load(dir) first")
     rows = [("model", "channels", "", len(self.channels_)),
             ("model", "trained on", "", " .. ".join(self.train_range_))]
+    if getattr(self, "nominal_view_", None) is not None:
+        rows.append(("model", "nominal view", "", "stacker" + (" and aggregator" if self.config.nominal_view_aggregator
+                                                                else "") + " input"))
     for run, t in getattr(self, "timings_", {}).items():
         rows += [(f"{run} seconds", stage, "", round(float(v), 3)) for stage, v in t.items()]
     for ch in self.channels_:

@@ -23,10 +23,11 @@ from .ensemble_models import (fit_logistic, predict_logistic, predict_xgb, row_l
                                           thin_rows, thinning_factor, train_xgb)
 
 # %% auto #0
-__all__ = ['LAGS', 'scale_key', 'scale_rows', 'row_support', 'statistical_rows', 'shapelet_rows', 'selected_statistics',
-           'selected_shapelet_columns', 'shapelet_row_sets', 'mining_data', 'mine_configuration', 'single_threaded',
-           'StageClock', 'base_features', 'fit_base_models', 'out_of_fold_alarms', 'fit_stackers', 'nominal_range',
-           'fit_channel', 'predict_channel', 'fit_view_autoencoder', 'autoencoder_rows']
+__all__ = ['LAGS', 'NOMINAL_KEY', 'scale_key', 'scale_rows', 'row_support', 'statistical_rows', 'shapelet_rows',
+           'selected_statistics', 'selected_shapelet_columns', 'shapelet_row_sets', 'mining_data', 'mine_configuration',
+           'single_threaded', 'StageClock', 'nominal_input', 'base_features', 'fit_base_models', 'out_of_fold_alarms',
+           'fit_stackers', 'nominal_range', 'fit_channel', 'predict_channel', 'fit_view_autoencoder',
+           'autoencoder_rows', 'fit_view_nominal', 'nominal_view_rows', 'nominal_peak_scores']
 
 # %% ../nbs/07b_ensemble_channel.ipynb #job01x
 def scale_key(s: dict) -> str:
@@ -137,6 +138,17 @@ class StageClock:
         finally: self.seconds[stage] += time.perf_counter() - t0
 
 # %% ../nbs/07b_ensemble_channel.ipynb #job14x
+NOMINAL_KEY = "nominal:{}"      # `extra_rows` key of the nominal view's score per row of a scale (a stacker input)
+
+def nominal_input(extra_rows: dict, key: str, n_rows: int, channel: str):
+    "The nominal view's score per row of scale `key` in `extra_rows` (float32), or None when the view is not used."
+    v = extra_rows.get(NOMINAL_KEY.format(key))
+    if v is None: return None
+    v = np.asarray(v, dtype=np.float32)
+    if v.shape != (n_rows,): raise DataError(f"channel {channel!r} scale {key}: the nominal view has shape {v.shape}, "
+                                             f"expected ({n_rows},) (one score per pooled row)")
+    return v
+
 def base_features(x, s: dict, tc_rows: dict, extra_rows: dict, feature_set: str = "all") -> tuple[np.ndarray, list]:
     """Features shared by all configurations of a scale: pooled statistics (those of `feature_set`), telecommand rows
     and any extra view; also the names of the statistics kept."""
@@ -221,7 +233,8 @@ def fit_channel(channel: str, x, y, tc_rows: dict, plan: list, cca: tuple, confi
     """Layers 1 and 2 of one channel for every scale and mask configuration. Plain data in, plain data out:
     `x` values, `y` per-sample labels, `tc_rows` {scale key: telecommand row features}, `plan` a list of
     {n, m, stack, mine, base} (ranges), `cca` the (start, stop) of x_cca, `config` a `HierarchicalConfig.to_dict()`,
-    `extra_rows` {scale key: more row features} (the autoencoder view). Per scale it also returns the nominal range
+    `extra_rows` {scale key: more row features (the autoencoder view), `NOMINAL_KEY` of a scale key: the nominal view's
+    score per row, a stacker input}. Per scale it also returns the nominal range
 (`nominal_low`, `nominal_high`: 1st and 99th percentiles over the nominal training rows) of every base-feature
 column, and per configuration that of its shapelet columns."""
     with single_threaded(): return _fit_channel(channel, x, y, tc_rows, plan, cca, config, extra_rows or {})
@@ -250,6 +263,9 @@ def _fit_channel(channel, x, y, tc_rows, plan, cca, config, extra_rows) -> dict:
         configs, stack_scores, cca_scores = fit_base_models(X0, blocks, shapelet_sets, row_y, first, stops, stack_rows,
                                                             cca_rows, plan, seeds, cfg, s, clock, out["notes"],
                                                             f"{channel} {key}")
+        nominal = nominal_input(extra_rows, key, len(starts), channel)
+        if nominal is not None:                                   # one more stacker input: the nominal view's score
+            for n in stack_scores: stack_scores[n].append(nominal[stack_rows[n]]); cca_scores[n].append(nominal[cca_rows])
         with clock("layer2"):
             stackers, cv, cca_score = fit_stackers(stack_scores, cca_scores, row_y, stack_rows, len(cca_rows), cfg, s,
                                                    channel, key, out["notes"])
@@ -258,7 +274,7 @@ def _fit_channel(channel, x, y, tc_rows, plan, cca, config, extra_rows) -> dict:
         low, high = nominal_range(X0, calm)
         out["scales"][key] = {"configs": configs, "stackers": stackers, "cv_precision": cv, "cca_scores": cca_score,
                               "columns": columns, "positives": int(row_y.sum()), "rows": int(len(starts)),
-                              "nominal_low": low, "nominal_high": high}
+                              "nominal_low": low, "nominal_high": high, "nominal_view": nominal is not None}
     out["timings"] = clock.seconds
     return out
 
@@ -283,6 +299,13 @@ def _predict_channel(channel, x, tc_rows, part, config, extra_rows) -> dict:
         for c, block in zip(fitted["configs"], blocks):
             with clock("features"): X = np.hstack([X0, block])
             with clock("layer1"): base_scores.setdefault(str(c["n"]), []).append(predict_xgb(c["model"], X))
+        nominal = nominal_input(extra_rows, key, len(starts), channel)
+        if bool(fitted.get("nominal_view")) != (nominal is not None):
+            raise DataError(f"channel {channel!r} scale {key}: the model was fitted "
+                            f"{'with' if fitted.get('nominal_view') else 'without'} the nominal view; predict must "
+                            "be given the same inputs")
+        if nominal is not None:
+            for v in base_scores.values(): v.append(nominal)
         with clock("layer2"):
             scores[key] = np.mean([predict_logistic(fitted["stackers"][n], np.column_stack(v))
                                    for n, v in base_scores.items()], axis=0)
@@ -307,3 +330,40 @@ def autoencoder_rows(model, mission: Mission, channels: list, cfg: HierarchicalC
     return {c: {scale_key(s): np.hstack([_error_rows(err[f"ae_error_{c}"].to_numpy(np.float64), s),
                                          tot_rows[scale_key(s)]])
                 for s in cfg.scales} for c in channels}
+
+# %% ../nbs/07b_ensemble_channel.ipynb #nview02c
+def fit_view_nominal(mission: Mission, channels: list, cfg: HierarchicalConfig):
+    "The nominal models of the view: a `NominalDetector` on `mission` (the training part) for `channels`."
+    from esa_adb_hier.nominal import NominalDetector
+    return NominalDetector(cfg.nominal_view_config(channels), progress=False).fit(mission, progress=False)
+
+def nominal_view_rows(model, mission: Mission, channels: list, cfg: HierarchicalConfig) -> dict:
+    """{channel: {`NOMINAL_KEY` of each scale key: the calibrated nominal score per pooled row (the largest over the
+    row's samples), float32}} of `model` (a fitted `NominalDetector`) on `mission`. The largest over the nominal
+    segments that overlap the row, found by `range_max` over segment indices: the same as the largest of the
+    per-sample scores, without spreading them to every sample first."""
+    from esa_adb_hier.nominal import _fallback_u, calibrate, nominal_row_scores, range_max
+    miss = [c for c in channels if c not in model.models_]
+    if miss: raise DataError(f"nominal view: no nominal model for channel(s) {miss[:8]}")
+    miss = [t for t in model.telecommands_ if t not in mission.telecommand_names]
+    if miss: raise DataError(f"nominal view: mission {mission.name!r} lacks telecommand(s) {miss[:8]} of the model")
+    cmd = mission.telecommands[model.telecommands_].to_numpy() if model.telecommands_ else None
+    rows = {scale_key(s): scale_rows(len(mission), s) for s in cfg.scales}
+    out, n = {}, len(mission)
+    for c in channels:
+        m, x = model.models_[c], mission.values[c].to_numpy(np.float64)
+        if bool(m["fallback"]): u, s, e = _fallback_u(m, x), np.arange(n), np.arange(1, n + 1)
+        else: u, s, e = nominal_row_scores(m, x, cmd, "features", c)
+        u = calibrate(np.nan_to_num(u, nan=0.0))
+        out[c] = {}
+        for k, (st, sp) in rows.items():            # segments i with s[i] < stop and e[i] > start overlap the row
+            lo, hi = np.searchsorted(e, st, side="right"), np.searchsorted(s, sp, side="left")
+            out[c][NOMINAL_KEY.format(k)] = np.nan_to_num(range_max(u, lo, np.maximum(lo, hi))).astype(np.float32)
+    return out
+
+def nominal_peak_scores(extra_rows: dict, channels: list, key: str, n_rows: int) -> np.ndarray:
+    """The largest nominal-view score over `channels` per pooled row of scale `key`: (rows, 1), the aggregator's extra
+    input (0 where no channel has the view)."""
+    cols = [nominal_input(extra_rows.get(c, {}), key, n_rows, c) for c in channels]
+    cols = [v for v in cols if v is not None]
+    return (np.max(cols, axis=0) if cols else np.zeros(n_rows, np.float32))[:, None].astype(np.float32)

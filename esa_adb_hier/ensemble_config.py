@@ -165,6 +165,12 @@ class HierarchicalConfig(DetectorConfig):
     # optional extra view: reconstruction errors of the autoencoder as features (AEConfig keys in `autoencoder`)
     use_autoencoder_view: bool = False
     autoencoder: dict = field(default_factory=dict)
+    # optional label-free view: the calibrated score of a nominal model per channel (06a_nominal; NominalConfig keys
+    # in `nominal_view`) is an input of every stacker and, with `nominal_view_aggregator`, its largest over the
+    # channels is one of the aggregator
+    use_nominal_view: bool = False
+    nominal_view: dict = field(default_factory=dict)
+    nominal_view_aggregator: bool = True
     # Bayesian model selection (hook; not part of this version: must stay null)
     search: dict | None = None
     # execution
@@ -172,6 +178,12 @@ class HierarchicalConfig(DetectorConfig):
     n_jobs: int = 1
 
     def __post_init__(self): self.validate()
+
+    def nominal_view_config(self, channels=()):
+        """The `NominalConfig` of the nominal view for `channels`: `nominal_view` over NominalConfig's defaults, the
+        residual view off unless asked for (the view uses the feature deviation)."""
+        from esa_adb_hier.nominal import NominalConfig
+        return NominalConfig.from_dict({"residual_view": False, **self.nominal_view, "channels": list(channels)})
 
     def validate(self) -> "HierarchicalConfig":
         "Normalise and check every key; `DataError` naming the first bad key."
@@ -256,6 +268,15 @@ class HierarchicalConfig(DetectorConfig):
             from esa_adb_hier.autoencoder import AEConfig
             try: AEConfig.from_dict(self.autoencoder)
             except (DataError, TypeError) as e: raise _err("autoencoder", str(e)) from None
+        if not isinstance(self.use_nominal_view, bool): raise _err(
+            "use_nominal_view", f"expected true/false, got {self.use_nominal_view!r}")
+        if not isinstance(self.nominal_view_aggregator, bool): raise _err(
+            "nominal_view_aggregator", f"expected true/false, got {self.nominal_view_aggregator!r}")
+        if not isinstance(self.nominal_view, dict): raise _err(
+            "nominal_view", f"expected a JSON object of NominalConfig keys, got {self.nominal_view!r}")
+        if self.nominal_view:
+            try: self.nominal_view_config()
+            except (DataError, TypeError) as e: raise _err("nominal_view", str(e)) from None
         if self.search is not None:
             raise _err("search", "Bayesian model selection is not part of this version; leave it null "
                                  "(HierarchicalConfig.search_space() lists the authors' ranges)")

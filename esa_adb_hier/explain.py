@@ -12,7 +12,7 @@ from .core import DataError, Mission, atomic_write, mask_to_runs, write_json
 from .ensemble_config import HierarchicalConfig
 from .ensemble_models import (_booster, group_reduce, predict_aggregator, predict_logistic, predict_xgb,
                               rows_to_samples, telecommand_row_features)
-from .ensemble_channel import (LAGS, autoencoder_rows, predict_channel, scale_key, scale_rows,
+from .ensemble_channel import (LAGS, NOMINAL_KEY, autoencoder_rows, nominal_peak_scores, nominal_view_rows, predict_channel, scale_key, scale_rows,
                                            selected_statistics,
                                shapelet_row_sets, single_threaded, statistical_rows)
 
@@ -79,12 +79,15 @@ def xgb_contributions(model: dict, x) -> tuple[np.ndarray, float, float]:
             - float(b.predict(d0, output_margin=True, iteration_range=(0, 1))[0]))      # the model's base margin
     return phi, bias + base, margin + base
 
-def channel_contributions(aggregator: dict, P_row, weights, groups: list, cfg: HierarchicalConfig) -> dict:
+def channel_contributions(aggregator: dict, P_row, weights, groups: list, cfg: HierarchicalConfig,
+                          nominal_row=None) -> dict:
     """Exact contributions of each channel to the layer-3 aggregator's margin at one row of channel scores `P_row`:
     {"contribution" (per channel), "bias", "margin", "method"}, with `bias + contribution.sum() == margin`.
     Logistic: coefficient x group score, the group's part split over its channels by the reducer's linear form;
     XGBoost: TreeSHAP (`pred_contribs`) of each group score, split over its channels by their share of the group score;
-    `max` (and its fallbacks): the strongest channel carries the score; LSTM: no exact decomposition (NaN)."""
+    `max` (and its fallbacks): the strongest channel carries the score; LSTM: no exact decomposition (NaN).
+    `nominal_row`: the channels' nominal-view scores when the aggregator takes their largest as an input; its part
+    goes to the channel that holds it."""
     wf, a = group_coefficients(P_row, weights, groups, cfg)
     Z = group_reduce(np.asarray(P_row, dtype=np.float64)[None, :], weights, groups, cfg.reducer, cfg.gamma, cfg.delta,
                      cfg.beta)[0]
@@ -92,15 +95,21 @@ def channel_contributions(aggregator: dict, P_row, weights, groups: list, cfg: H
     for g, idx in enumerate(groups):
         idx = np.asarray(idx, dtype=np.int64); gid[idx] = g
         if len(idx): share[idx] = a[idx] * wf[idx] / Z[g] if Z[g] > 0 else 1.0 / len(idx)
+    G, N, holder = len(groups), np.zeros(0), -1
+    if nominal_row is not None:                       # the largest nominal score, and the channel that holds it
+        v = np.asarray(nominal_row, dtype=np.float64); holder = int(np.argmax(v)); N = v[[holder]]
+    def add_nominal(contrib, part):
+        if len(N): contrib[holder] += part[0]
+        return contrib
     k = aggregator["kind"]
     if k == "lr":
         coef = np.asarray(aggregator["coef"], dtype=np.float64)
-        contrib = np.where(gid >= 0, coef[np.maximum(gid, 0)] * a * wf, 0.0)
+        contrib = add_nominal(np.where(gid >= 0, coef[np.maximum(gid, 0)] * a * wf, 0.0), coef[G:] * N)
         return {"contribution": contrib, "bias": float(aggregator["intercept"]),
-                "margin": float(aggregator["intercept"] + coef @ Z), "method": "logistic: coefficient x input"}
+                "margin": float(aggregator["intercept"] + coef @ np.r_[Z, N]), "method": "logistic: coefficient x input"}
     if k == "xgb":
-        phi, bias, margin = xgb_contributions(aggregator, Z)
-        contrib = np.where(gid >= 0, phi[np.maximum(gid, 0)] * share, 0.0)
+        phi, bias, margin = xgb_contributions(aggregator, np.r_[Z, N])
+        contrib = add_nominal(np.where(gid >= 0, phi[np.maximum(gid, 0)] * share, 0.0), phi[G:])
         return {"contribution": contrib, "bias": bias, "margin": margin, "method": "xgboost: TreeSHAP"}
     if k == "constant":
         v = float(np.clip(aggregator["value"], 1e-7, 1 - 1e-7))
@@ -139,8 +148,9 @@ def _fitted(det):
 
 def row_scores(det, mission: Mission, progress: bool = False) -> dict:
     """Everything layer 3 sees, per scale key: the rows (`starts`, `stops`), the channel scores `P` (rows x channels),
-    the aggregator's output `g` per row and its spread to samples `sample`; and `tc_rows`, `extra` (the row features
-    shared by the base models). One prediction pass over every channel."""
+    the aggregator's output `g` per row and its spread to samples `sample`, the channels' nominal-view scores
+    `nominal` when the aggregator takes them; and `tc_rows`, `extra` (the row features shared by the base models, and
+    the nominal view's). One prediction pass over every channel."""
     from joblib import Parallel, delayed
     from tqdm import tqdm
     cfg = _fitted(det); w = f"mission {mission.name!r}"
@@ -159,7 +169,10 @@ def row_scores(det, mission: Mission, progress: bool = False) -> dict:
                                else np.zeros((len(st), 0), np.float32))
         out["scales"][key] = {"starts": st, "stops": sp}
     ae = getattr(det, "autoencoder_", None)
-    out["extra"] = autoencoder_rows(ae, mission, det.channels_, cfg) if ae is not None else {}
+    ae_rows = autoencoder_rows(ae, mission, det.channels_, cfg) if ae is not None else {}
+    nv = getattr(det, "nominal_view_", None)
+    nom_rows = nominal_view_rows(nv, mission, det.channels_, cfg) if nv is not None else {}
+    out["extra"] = {c: {**ae_rows.get(c, {}), **nom_rows.get(c, {})} for c in det.channels_}
     jobs = [delayed(predict_channel)(c, mission.values[c].to_numpy(np.float32), out["tc_rows"], det.models_[c],
                                      cfg.to_dict(), out["extra"].get(c)) for c in det.channels_]
     with tqdm(total=len(jobs), desc="explain: score channels", disable=not progress, leave=False) as bar:
@@ -171,6 +184,9 @@ def row_scores(det, mission: Mission, progress: bool = False) -> dict:
         key = scale_key(s); sc = out["scales"][key]; l3 = det.layer3_[key]
         P = np.column_stack([r["scores"][key] for r in res])
         Z = group_reduce(P, l3["weights"], gidx, cfg.reducer, cfg.gamma, cfg.delta, cfg.beta)
+        if nv is not None and cfg.nominal_view_aggregator:
+            Z = np.hstack([Z, nominal_peak_scores(out["extra"], det.channels_, key, len(P))])
+            sc["nominal"] = np.column_stack([out["extra"][c][NOMINAL_KEY.format(key)] for c in det.channels_])
         sc["P"], sc["g"] = P, predict_aggregator(l3["aggregator"], Z, P)
         sc["sample"] = rows_to_samples(sc["g"], sc["starts"], sc["stops"], n, how=cfg.spread)
     return out
@@ -192,10 +208,11 @@ def channel_evidence(det, mission: Mission, channel: str, key: str, r: int, pass
                      top_features: int = 5) -> dict:
     """Layers 1 and 2 of `channel` at pooled row `r` of scale `key`: each configuration's base score, the layer-2
     score, and the TreeSHAP contributions of the features of the configuration with the highest base score (names,
-    values, nominal ranges). `passed` is `row_scores`' output (its row features and channel scores)."""
+    values, nominal ranges), and the nominal view's score at `r` (`nominal`, None without the view). `passed` is `row_scores`' output (its row features and channel scores)."""
     cfg = det.config; s = next(v for v in cfg.scales if scale_key(v) == key); part = det.models_[channel][key]
     x = mission.values[channel].to_numpy(np.float32); j = det.channels_.index(channel)
-    shared = [passed["tc_rows"][key][r]] + ([passed["extra"][channel][key][r]] if channel in passed["extra"] else [])
+    extra = passed["extra"].get(channel, {}); nominal = extra.get(NOMINAL_KEY.format(key))
+    shared = [passed["tc_rows"][key][r]] + ([extra[key][r]] if key in extra else [])
     expected = passed["scales"][key]["P"][r, j]
     with single_threaded():
         for look in (-(-max(LAGS) // s["pool_stride"]) + 2, None):    # a short stretch, all of x if that differed
@@ -204,11 +221,13 @@ def channel_evidence(det, mission: Mission, channel: str, key: str, r: int, pass
             base = np.array([predict_xgb(c["model"], X[None, :])[0] for c, X in zip(part["configs"], rows)])
             by_n = {}
             for c, v in zip(part["configs"], base): by_n.setdefault(str(c["n"]), []).append(v)
+            if nominal is not None:
+                for v in by_n.values(): v.append(float(nominal[r]))          # the stackers' last input
             layer2 = float(np.mean([predict_logistic(part["stackers"][n], np.array([v])) for n, v in by_n.items()]))
             if abs(layer2 - expected) <= 1e-5: break
     top = int(np.argmax(base)); conf = part["configs"][top]
     names = feature_names(part["columns"], det.telecommands_, channel, len(conf["shapelets"]),
-                          channel in passed["extra"], cfg.feature_set)
+                          key in extra, cfg.feature_set)
     low = (part.get("nominal_low") or []) + (conf.get("nominal_low") or [])
     high = (part.get("nominal_high") or []) + (conf.get("nominal_high") or [])
     known = len(low) == len(names) and "nominal_low" in part and "nominal_low" in conf
@@ -222,6 +241,7 @@ def channel_evidence(det, mission: Mission, channel: str, key: str, r: int, pass
                           "nominal_high": high[f] if known else np.nan})
     return {"layer2": layer2, "expected": float(expected), "base": base, "top": top, "features": feats,
             "known_range": known, "top_kind": conf["model"]["kind"],
+            "nominal": float(nominal[r]) if nominal is not None else None,
             "configs": [f"({c['n']},{c['m']})" for c in part["configs"]]}
 
 # %% ../nbs/07e_explain.ipynb #07etc
@@ -285,7 +305,8 @@ def explain(det, mission: Mission, alarms=None, top_channels: int = 3, top_featu
             raise DataError(f"explain: alarm {ev['alarm']} starts at {ev['start']}, after the mission's end {idx[-1]}")
         p, key, r = _peak_row(passed, lo, min(hi, len(idx)))
         sc = passed["scales"][key]; l3 = det.layer3_[key]
-        cc = channel_contributions(l3["aggregator"], sc["P"][r], l3["weights"], passed["groups"], cfg)
+        cc = channel_contributions(l3["aggregator"], sc["P"][r], l3["weights"], passed["groups"], cfg,
+                                   sc["nominal"][r] if "nominal" in sc else None)
         head = {"alarm": ev["alarm"], "start": ev["start"], "end": ev["end"], "peak_time": idx[p],
                 "peak_score": float(sc["sample"][p]), "scale": key}
         rows.append({**head, "level": "aggregator", "rank": 0, "name": l3["aggregator"]["kind"], "value": cc["margin"],
@@ -300,6 +321,9 @@ def explain(det, mission: Mission, alarms=None, top_channels: int = 3, top_featu
             for rank_m, k in enumerate(np.argsort(-e["base"], kind="stable"), 1):    # the top base model first
                 rows.append({**head, **where, "level": "model", "rank": rank_m, "name": e["configs"][k],
                              "value": float(e["base"][k]), "note": "top base model" if k == e["top"] else ""})
+            if e["nominal"] is not None:
+                rows.append({**head, **where, "level": "model", "rank": len(e["base"]) + 1, "name": "nominal view",
+                             "value": e["nominal"], "note": "label-free score (0.5: the largest nominal deviation)"})
             for rank_f, f in enumerate(e["features"], 1):
                 note = ("range unknown" if not e["known_range"] else "above nominal" if f["value"] > f["nominal_high"]
                         else "below nominal" if f["value"] < f["nominal_low"] else "within nominal")

@@ -16,6 +16,7 @@ import pandas as pd
 from .core import DEFAULT_CATEGORIES, CATEGORIES, DataError, Mission, natural_sort
 from .detector import Detector, DetectorConfig
 from .ensemble import HierarchicalConfig, HierarchicalDetector
+from .masking import cca_split
 from .modelfolder import ModelReader, ModelWriter
 from .nominal import NominalConfig, NominalDetector
 
@@ -37,6 +38,7 @@ class HybridConfig(DetectorConfig):
     nominal: dict = field(default_factory=dict)     # NominalConfig keys
     min_events: int = 1                     # labelled events a channel needs in the fit range to be supervised
     nominal_on_labelled: bool = False       # the labelled channels' label-free alarms also raise the global alarm
+    nominal_view: bool = True               # the hierarchy's stackers and aggregator also take the label-free scores
     held_out: float = 0.2                   # last share of the fit range the label-free thresholds are calibrated on
     margins: tuple = MARGINS                # alarm levels (x the nominal reference) tried on the held-out share
     margin_tolerance: float = 0.01          # the smallest margin within this of the best held-out EW-F0.5 is chosen
@@ -55,7 +57,8 @@ class HybridConfig(DetectorConfig):
             if not isinstance(getattr(self, k), dict): bad(k, "a JSON object of keys")
         if isinstance(self.min_events, bool) or not isinstance(self.min_events, int) or self.min_events < 1:
             bad("min_events", "an integer >= 1")
-        if not isinstance(self.nominal_on_labelled, bool): bad("nominal_on_labelled", "true or false")
+        for k in ("nominal_on_labelled", "nominal_view"):
+            if not isinstance(getattr(self, k), bool): bad(k, "true or false")
         if isinstance(self.held_out, bool) or not isinstance(self.held_out, (int,
                                                                              float)) or not 0 <= self.held_out < 1:
             bad("held_out", "a share in [0, 1)")
@@ -77,10 +80,12 @@ class HybridConfig(DetectorConfig):
         return self
 
     def supervised_config(self) -> HierarchicalConfig:
-        "The supervised hierarchy's config: its preset, then `supervised`, then this config's seed and n_jobs."
+        """The supervised hierarchy's config: its preset, the nominal view (on with `nominal_view`, with the label-free
+        detector's keys), then `supervised`, then this config's seed and n_jobs."""
         base = HierarchicalConfig.preset(self.supervised_preset).to_dict()
-        return HierarchicalConfig.from_dict({**base, "categories": list(self.categories), "seed": self.seed,
-                                             "n_jobs": self.n_jobs, **self.supervised})
+        return HierarchicalConfig.from_dict({**base, "categories": list(self.categories), "use_nominal_view":
+                                             self.nominal_view, "nominal_view": dict(self.nominal),
+                                             **self.supervised, "seed": self.seed, "n_jobs": self.n_jobs})
 
     def nominal_config(self, channels=()) -> NominalConfig:
         """The label-free detector's config for `channels`: `nominal` over NominalConfig's defaults, with the residual
@@ -201,32 +206,49 @@ class HybridDetector(Detector):
                      "channel "
                      "gets the label-free detector", mission.name, cfg.min_events)
         self.supervised_model_ = self.nominal_model_ = None; self.resumed_ = []
+        free_fit = natural_sort(free + (sup if cfg.nominal_on_labelled else []))
+        scfg = cfg.supervised_config() if sup else None
+        # one set of label-free models, fitted on the first 1 - held_out of the range, serves both parts when the
+        # hierarchy's x_cca is that same held-out share
+        share = bool(sup) and scfg.use_nominal_view and cfg.held_out > 0 and scfg.cca_fraction == cfg.held_out
+        cut = self._cut(len(mission))
+        pre = None
+        if (free_fit and sup and cfg.held_out > 0) or share:
+            pre = NominalDetector(cfg.nominal_config(natural_sort(set(free_fit) | set(sup))), progress).fit(
+                mission.iloc(0, cut), progress=progress)
         if sup:
             runtime = {k: v for k, v in (("checkpoint", checkpoint), ("client", client), ("data_path", data_path),
                                          ("data_options", data_options)) if v is not None}
-            self.supervised_model_ = HierarchicalDetector(cfg.supervised_config(), progress).fit(
-                mission.select_channels(sup), progress=progress, **runtime)
+            hier = HierarchicalDetector(scfg, progress)
+            if share: hier._nominal_prefit = (cut, pre)
+            self.supervised_model_ = hier.fit(mission.select_channels(sup), progress=progress, **runtime)
+            hier.__dict__.pop("_nominal_prefit", None)
             self.resumed_ = list(getattr(self.supervised_model_, "resumed_", []))
-        free_fit = natural_sort(free + (sup if cfg.nominal_on_labelled else []))
         self.calibration_, self.margin_, self.margin_scores_ = {}, min(cfg.margins), {}
         if free_fit:
-            self.nominal_model_ = self._fit_label_free(mission, free_fit, sup, progress)
+            self.nominal_model_ = self._fit_label_free(mission, free_fit, sup, progress, pre)
         self.supervised_, self.label_free_, self.channels_ = sup, free, list(targets)
         self.train_range_ = [str(mission.start), str(mission.end)]
         self.groups_ = {g: [c for c in cs if c in targets] for g, cs in mission.groups.items()}
         log.info("hybrid fit of %s: %d supervised channel(s), %d label-free; label-free alarm level %g x the "
                  "nominal reference", mission.name, len(sup), len(free), self.margin_)
 
-    def _fit_label_free(self, mission: Mission, channels: list, labelled: list, progress: bool) -> NominalDetector:
-        """Label-free models of `channels` on the first `1 - held_out` of `mission`; their alarm level chosen on the
-        rest from the labels of `labelled` (`choose_margin`) and their references calibrated there."""
+    def _cut(self, n: int) -> int:
+        "Samples of a fit range of `n` the label-free models are fitted on: all but the last `held_out` share."
+        return cca_split(n, self.config.held_out)[0].stop if self.config.held_out > 0 else n
+
+    def _fit_label_free(self, mission: Mission, channels: list, labelled: list, progress: bool,
+                        fitted: NominalDetector | None = None) -> NominalDetector:
+        """Label-free models of `channels` on the first `1 - held_out` of `mission` (`fitted`: already fitted there,
+        for `channels` and `labelled`); their alarm level chosen on the rest from the labels of `labelled`
+        (`choose_margin`) and their references calibrated there."""
         cfg = self.config
         if cfg.held_out == 0:
             return NominalDetector(cfg.nominal_config(channels), progress).fit(mission, progress=progress)
-        cut = int(len(mission) * (1 - cfg.held_out))
+        cut = self._cut(len(mission))
         part, held = mission.iloc(0, cut), mission.iloc(cut, len(mission))
-        nom = NominalDetector(cfg.nominal_config(natural_sort(set(channels) | set(labelled))), progress).fit(
-            part, progress=progress)
+        nom = fitted if fitted is not None else NominalDetector(
+            cfg.nominal_config(natural_sort(set(channels) | set(labelled))), progress).fit(part, progress=progress)
         if labelled:
             self.margin_, self.margin_scores_ = choose_margin(nom, held, labelled, cfg.categories, cfg.margins,
                                                               cfg.margin_tolerance)

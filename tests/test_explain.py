@@ -20,14 +20,16 @@ def mission():
     return make_mission(days=40, seed=0, channels=[f"channel_{i}" for i in (41, 42, 43, 47, 48, 49)])
 
 
-def fitted(mission, aggregator):
-    cfg = HierarchicalConfig.preset("fast").replace(threshold=0.3, aggregator=aggregator)
+def fitted(mission, aggregator, view=""):
+    cfg = HierarchicalConfig.preset("fast").replace(threshold=0.3, aggregator=aggregator, use_nominal_view=bool(view),
+                                                    nominal_view_aggregator=view == "nominal_agg")
     return HierarchicalDetector(cfg, progress=False).fit(mission.iloc(0, int(len(mission) * 0.7)))
 
 
-@pytest.fixture(scope="module", params=["lr", "xgb"])
+@pytest.fixture(scope="module", params=["lr", "xgb", "lr+nominal_agg", "xgb+nominal"])
 def case(request, mission):
-    det = fitted(mission, request.param)
+    agg, _, view = request.param.partition("+")
+    det = fitted(mission, agg, view)
     pred = det.predict(mission)
     return det, pred, explain(det, mission, pred)
 
@@ -44,6 +46,10 @@ def test_every_alarm_has_a_channel(case):
         assert ch["channel"].isin(det.channels_).all() and (ch["subsystem"] != "").all()
         assert (ch["contribution"].diff().dropna() <= 0).all(), "channels are ranked by contribution"
         assert (g.level == "feature").any() and (g.level == "model").any()
+        # with the nominal view, each explained channel also shows its label-free score, a stacker input
+        views = g[(g.level == "model") & (g.name == "nominal view")]
+        assert len(views) == (len(ch) if det.config.use_nominal_view else 0)
+        assert ((views["value"] >= 0) & (views["value"] < 1)).all()
 
 
 def test_contributions_sum_to_the_margin(case, mission):
@@ -54,7 +60,9 @@ def test_contributions_sum_to_the_margin(case, mission):
         lo, hi = mission.index.searchsorted(ev["start"]), mission.index.searchsorted(ev["end"], side="right")
         p, key, r = _peak_row(passed, int(lo), int(hi))
         sc, l3 = passed["scales"][key], det.layer3_[key]
-        c = channel_contributions(l3["aggregator"], sc["P"][r], l3["weights"], passed["groups"], det.config)
+        assert ("nominal" in sc) == (det.config.use_nominal_view and det.config.nominal_view_aggregator)
+        c = channel_contributions(l3["aggregator"], sc["P"][r], l3["weights"], passed["groups"], det.config,
+                                  sc["nominal"][r] if "nominal" in sc else None)
         assert c["contribution"].shape == (len(det.channels_),)
         assert abs(c["bias"] + c["contribution"].sum() - c["margin"]) < 1e-6
         assert abs(expit(c["margin"]) - sc["g"][r]) < 1e-6, "the margin is the aggregator's own"
@@ -103,7 +111,9 @@ def test_old_model_folder_without_ranges(mission, tmp_path):
 
 @pytest.mark.parametrize("changes", [
     {"use_autoencoder_view": True, "autoencoder": {"epochs": 2, "hidden": 8, "latent": 4, "max_train_windows": 1000}},
-    {"feature_set": "authors"}])
+    {"feature_set": "authors"},
+    {"use_nominal_view": True, "use_autoencoder_view": True,
+     "autoencoder": {"epochs": 2, "hidden": 8, "latent": 4, "max_train_windows": 1000}}])
 def test_feature_names_fit_the_base_models(changes):
     "Every base-model feature has its name and its range, with the autoencoder view and with the authors' features."
     from esa_adb_hier.explain import channel_evidence, feature_names
@@ -119,9 +129,11 @@ def test_feature_names_fit_the_base_models(changes):
         assert abs(e["layer2"] - e["expected"]) < 1e-6
         for c in part["configs"]:
             if c["model"]["kind"] != "xgb": continue
-            names = feature_names(part["columns"], det.telecommands_, ch, len(c["shapelets"]), ch in passed["extra"],
-                                  cfg.feature_set)
+            names = feature_names(part["columns"], det.telecommands_, ch, len(c["shapelets"]),
+                                  "s50" in passed["extra"][ch], cfg.feature_set)
             assert len(names) == c["model"]["n_features"] == len(part["nominal_low"]) + len(c["nominal_low"])
             checked += 1
     assert checked
-    assert (ch in passed["extra"]) == bool(changes.get("use_autoencoder_view"))
+    assert ("s50" in passed["extra"][ch]) == bool(changes.get("use_autoencoder_view"))
+    assert ("nominal:s50" in passed["extra"][ch]) == bool(changes.get("use_nominal_view"))
+    assert (e["nominal"] is not None) == bool(changes.get("use_nominal_view"))
