@@ -64,6 +64,9 @@ def test_save_load_and_a_flipped_byte(parts, tmp_path):
     det.save(tmp_path / "m")
     back = HybridDetector.load(tmp_path / "m", progress=False)
     pd.testing.assert_frame_equal(back.predict(test), det.predict(test))
+    # the hierarchy's nominal view travels in its folder and comes back the same
+    assert (tmp_path / "m" / "supervised" / "nominal_view" / "model.json").exists()
+    assert sorted(back.supervised_model_.nominal_view_.models_) == sorted(det.supervised_)
     f = sorted((tmp_path / "m" / "supervised").rglob("*.ubj"))[0]
     b = bytearray(f.read_bytes()); b[len(b) // 2] ^= 1; f.write_bytes(bytes(b))
     with pytest.raises(DataError, match="SHA-256"): HybridDetector.load(tmp_path / "m")
@@ -80,6 +83,28 @@ def test_a_constant_label_free_channel_falls_back_with_a_warning_naming_it(parts
     assert det.label_free_ == ["channel_12"]
     assert any("channel_12" in str(w.message) and "constant" in str(w.message) for w in caught), [str(w.message) for w in caught]
     assert len(det.predict(test)) == len(test)
+
+
+def test_the_nominal_view_feeds_the_stackers_and_aggregator_and_can_be_turned_off(parts):
+    "With the view every stacker has one more input and the aggregator one more; `nominal_view=false` is the paper's."
+    train, test = parts
+    on = HybridDetector(HybridConfig(min_events=4), progress=False).fit(train)
+    off = HybridDetector(HybridConfig(min_events=4, nominal_view=False), progress=False).fit(train)
+    assert off.supervised_model_.nominal_view_ is None and on.supervised_model_.nominal_view_ is not None
+    checked = 0
+    for ch in on.supervised_:
+        for n, st in on.supervised_model_.models_[ch]["s50"]["stackers"].items():
+            if st["kind"] != "lr": continue
+            k_on = np.ravel(st["coef"]).size
+            k_off = np.ravel(off.supervised_model_.models_[ch]["s50"]["stackers"][n]["coef"]).size
+            assert k_on == k_off + 1, (ch, n)
+            checked += 1
+    assert checked, "no logistic stacker to compare"
+    agg_on = on.supervised_model_.layer3_["s50"]["aggregator"]
+    agg_off = off.supervised_model_.layer3_["s50"]["aggregator"]
+    assert agg_on["kind"] == agg_off["kind"] == "lr"
+    assert np.ravel(agg_on["coef"]).size == np.ravel(agg_off["coef"]).size + 1
+    assert len(on.predict(test)) == len(test)
 
 
 def test_split_and_bad_config():
