@@ -13,13 +13,17 @@ set, predict). Include `--days 5114` (Mission 1's length, 14.7 M rows) to measur
 the 58-channel figure only scales the channel count; `full_length` in the results then reports that run directly.
 
     python benchmarks/bench_ensemble_speed.py [--preset paper] [--days 30,120,480,5114] [--channels 2] [--n-jobs 2]
-        [--budget-s 1800] [--hybrid]
+        [--budget-s 1800] [--hybrid] [--repeat 1]
 
 `--hybrid` also fits and predicts the hybrid detector at each size, in its own subprocess right after the hierarchy
 (same machine, same minutes): `HybridConfig(supervised_preset=<preset>, nominal_on_labelled=True)`, so that every
 measured channel also gets its label-free model, the held-out choice of its alarm level and its calibration (the
 most the hybrid can add to a channel), and reports the ratios hybrid / hierarchy of fit and predict time and of
 peak memory.
+
+`--repeat N` measures each size N times (hierarchy and hybrid alternating, each in a fresh subprocess): a size's
+`fit_s` and `predict_s` are then the medians, `fit_s_runs` / `predict_s_runs` every run, and the ratios are medians
+over the same-round pairs (the machines are shared: one run is noisy).
 
 Writes benchmarks/results/ensemble_speed.json (one entry per preset) and prints a table.
 """
@@ -29,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,6 +97,15 @@ def one(days: int, preset: str, n_channels: int, n_jobs: int, hybrid: bool = Fal
                 "alarm_level": det.margin_} if hybrid else {})}
 
 
+def median_run(got: list) -> dict:
+    "One size's runs as one: the run of median fit time, with the median fit and predict times and every run's."
+    rep = dict(sorted(got, key=lambda r: r["fit_s"])[len(got) // 2])
+    if len(got) > 1:
+        rep.update({f"{k}_s_runs": [r[f"{k}_s"] for r in got] for k in ("fit", "predict")})
+        rep.update({f"{k}_s": round(statistics.median(r[f"{k}_s"] for r in got), 2) for k in ("fit", "predict")})
+    return rep
+
+
 def linear_extrapolation(rows, secs, at: float) -> float:
     "Least-squares a + b*rows through the measurements, evaluated at `at` (b >= 0; one point: proportional)."
     rows, secs = np.asarray(rows, float), np.asarray(secs, float)
@@ -138,6 +152,7 @@ def main():
     ap.add_argument("--report-only", action="store_true", help="recompute the extrapolation from the saved runs of "
                                                                "--preset")
     ap.add_argument("--hybrid", action="store_true", help="also measure the hybrid at each size (see above)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per size and detector; medians are reported")
     ap.add_argument("--tag", default=None, help="key of this run in the results file (default: the preset)")
     a = ap.parse_args()
     if a.report_only:
@@ -146,24 +161,31 @@ def main():
         write_result(OUT, all_res, vars(a)); print(json.dumps(r["extrapolation"], indent=2)); return
     if a.one is not None:
         print("RESULT " + json.dumps(one(a.one, a.preset, a.channels, a.n_jobs, a.hybrid))); return
-    t_start, runs, skipped, hybrid_runs = time.perf_counter(), [], [], []
+    t_start, runs, skipped, hybrid_runs, pair_ratios = time.perf_counter(), [], [], [], []
     for days in [int(d) for d in a.days.split(",")]:
         left = a.budget_s - (time.perf_counter() - t_start)
         if runs:
             guess = linear_extrapolation([r["rows"] for r in runs], [r["fit_s"] + r["predict_s"] + r["generate_s"]
-                                                                     for r in runs], days * 2880)
+                                                                     for r in runs], days * 2880) * a.repeat
             if guess > left: skipped.append({"days": days, "predicted_s": round(guess),
                                              "left_s": round(left)}); continue
-        for hybrid in (False, True) if a.hybrid else (False,):
-            r = subprocess.run([sys.executable, __file__, "--one", str(days), "--preset", a.preset, "--channels",
-                                str(a.channels), "--n-jobs", str(a.n_jobs)] + (["--hybrid"] if hybrid else []),
-                               capture_output=True, text=True, timeout=max(60, int(left) + 120) * (1 + a.hybrid))
-            line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
-            if r.returncode != 0 or not line: raise RuntimeError(f"size {days} days failed:\n{r.stderr[-3000:]}")
-            (hybrid_runs if hybrid else runs).append(json.loads(line[0][7:]))
-            got = (hybrid_runs if hybrid else runs)[-1]
-            print(f"{days:>5} days{' (hybrid)' if hybrid else ''}: fit {got['fit_s']} s, predict {got['predict_s']} s",
-                  flush=True)
+        reps = {False: [], True: []}
+        for _ in range(max(1, a.repeat)):
+            for hybrid in (False, True) if a.hybrid else (False,):
+                r = subprocess.run([sys.executable, __file__, "--one", str(days), "--preset", a.preset, "--channels",
+                                    str(a.channels), "--n-jobs", str(a.n_jobs)] + (["--hybrid"] if hybrid else []),
+                                   capture_output=True, text=True, timeout=max(60, int(left) + 120) * (1 + a.hybrid))
+                line = [l for l in r.stdout.splitlines() if l.startswith("RESULT ")]
+                if r.returncode != 0 or not line: raise RuntimeError(f"size {days} days failed:\n{r.stderr[-3000:]}")
+                got = json.loads(line[0][7:]); reps[hybrid].append(got)
+                print(f"{days:>5} days{' (hybrid)' if hybrid else ''}: fit {got['fit_s']} s, predict {got['predict_s']} "
+                      "s", flush=True)
+        for hybrid, got in reps.items():
+            if got: (hybrid_runs if hybrid else runs).append(median_run(got))
+        if a.hybrid:
+            pair_ratios.append({k: round(statistics.median(h[f"{k}_s"] / r[f"{k}_s"]
+                                                           for h, r in zip(reps[True], reps[False])), 3)
+                                for k in ("fit", "predict")})
     ext = extrapolate(runs, a.channels, a.n_jobs)
     from esa_adb_hier.core import mission1_targets
     res = {"preset": a.preset, "n_jobs": a.n_jobs, "channels_measured": CHANNELS[:a.channels]
@@ -176,8 +198,9 @@ def main():
                          "ratio_hybrid_over_hierarchy": [
                              {"days": h["days"], "fit": round(h["fit_s"] / r["fit_s"], 3),
                               "predict": round(h["predict_s"] / r["predict_s"], 3),
-                              "peak_rss": round(h["peak_tree_rss_mb"] / r["peak_tree_rss_mb"], 3)}
-                             for h, r in zip(hybrid_runs, runs)]}
+                              "peak_rss": round(h["peak_tree_rss_mb"] / r["peak_tree_rss_mb"], 3),
+                              "repeats": a.repeat, "median_of_pair_ratios": q}
+                             for h, r, q in zip(hybrid_runs, runs, pair_ratios)]}
         for q in res["hybrid"]["ratio_hybrid_over_hierarchy"]:
             print(f"hybrid / hierarchy at {q['days']} days: fit x{q['fit']}, predict x{q['predict']}, peak memory "
                   f"x{q['peak_rss']}")

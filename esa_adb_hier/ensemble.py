@@ -236,7 +236,7 @@ def _nominal_view_model(self: HierarchicalDetector, mission: Mission, targets: l
     cfg = self.config; pre = getattr(self, "_nominal_prefit", None)
     want = cfg.nominal_view_config(targets)
     if (pre is not None and pre[0] == cca[0] and set(targets) <= set(pre[1].models_)
-            and pre[1].config.replace(channels=tuple(targets)) == want):
+            and pre[1].config.replace(channels=tuple(targets), n_jobs=want.n_jobs) == want):
         from esa_adb_hier.nominal import NominalDetector
         nom = NominalDetector(want, progress=False)
         nom.models_ = {c: dict(pre[1].models_[c]) for c in targets}      # its own: the hybrid calibrates its copies

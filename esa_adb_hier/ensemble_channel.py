@@ -341,24 +341,30 @@ def nominal_view_rows(model, mission: Mission, channels: list, cfg: Hierarchical
     """{channel: {`NOMINAL_KEY` of each scale key: the calibrated nominal score per pooled row (the largest over the
     row's samples), float32}} of `model` (a fitted `NominalDetector`) on `mission`. The largest over the nominal
     segments that overlap the row, found by `range_max` over segment indices: the same as the largest of the
-    per-sample scores, without spreading them to every sample first."""
-    from esa_adb_hier.nominal import _fallback_u, calibrate, nominal_row_scores, range_max
+    per-sample scores, without spreading them to every sample first. Channels run in worker processes when
+    `cfg.n_jobs` is not 1."""
+    from esa_adb_hier.nominal import _map_channels
     miss = [c for c in channels if c not in model.models_]
     if miss: raise DataError(f"nominal view: no nominal model for channel(s) {miss[:8]}")
     miss = [t for t in model.telecommands_ if t not in mission.telecommand_names]
     if miss: raise DataError(f"nominal view: mission {mission.name!r} lacks telecommand(s) {miss[:8]} of the model")
     cmd = mission.telecommands[model.telecommands_].to_numpy() if model.telecommands_ else None
     rows = {scale_key(s): scale_rows(len(mission), s) for s in cfg.scales}
-    out, n = {}, len(mission)
-    for c in channels:
-        m, x = model.models_[c], mission.values[c].to_numpy(np.float64)
-        if bool(m["fallback"]): u, s, e = _fallback_u(m, x), np.arange(n), np.arange(1, n + 1)
-        else: u, s, e = nominal_row_scores(m, x, cmd, "features", c)
-        u = calibrate(np.nan_to_num(u, nan=0.0))
-        out[c] = {}
-        for k, (st, sp) in rows.items():            # segments i with s[i] < stop and e[i] > start overlap the row
-            lo, hi = np.searchsorted(e, st, side="right"), np.searchsorted(s, sp, side="left")
-            out[c][NOMINAL_KEY.format(k)] = np.nan_to_num(range_max(u, lo, np.maximum(lo, hi))).astype(np.float32)
+    jobs = ((_nominal_channel_rows, (model.models_[c], mission.values[c].to_numpy(np.float64), cmd, rows, c))
+            for c in channels)
+    return dict(zip(channels, _map_channels(jobs, cfg.n_jobs, len(channels), len(mission))))
+
+def _nominal_channel_rows(m: dict, x: np.ndarray, cmd, rows: dict, channel: str) -> dict:
+    "The nominal view's rows of one channel (`nominal_view_rows`' job): {`NOMINAL_KEY` of a scale key: float32}."
+    from esa_adb_hier.nominal import _fallback_u, calibrate, nominal_row_scores, range_max
+    n = len(x)
+    if bool(m["fallback"]): u, s, e = _fallback_u(m, x), np.arange(n), np.arange(1, n + 1)
+    else: u, s, e = nominal_row_scores(m, x, cmd, "features", channel)
+    u = calibrate(np.nan_to_num(u, nan=0.0))
+    out = {}
+    for k, (st, sp) in rows.items():                # segments i with s[i] < stop and e[i] > start overlap the row
+        lo, hi = np.searchsorted(e, st, side="right"), np.searchsorted(s, sp, side="left")
+        out[NOMINAL_KEY.format(k)] = np.nan_to_num(range_max(u, lo, np.maximum(lo, hi))).astype(np.float32)
     return out
 
 def nominal_peak_scores(extra_rows: dict, channels: list, key: str, n_rows: int) -> np.ndarray:

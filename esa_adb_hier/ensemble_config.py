@@ -181,9 +181,9 @@ class HierarchicalConfig(DetectorConfig):
 
     def nominal_view_config(self, channels=()):
         """The `NominalConfig` of the nominal view for `channels`: `nominal_view` over NominalConfig's defaults, the
-        residual view off unless asked for (the view uses the feature deviation)."""
+        residual view off unless asked for (the view uses the feature deviation), and this config's `n_jobs`."""
         from esa_adb_hier.nominal import NominalConfig
-        return NominalConfig.from_dict({"residual_view": False, **self.nominal_view, "channels": list(channels)})
+        return NominalConfig.from_dict({"residual_view": False, "n_jobs": self.n_jobs, **self.nominal_view, "channels": list(channels)})
 
     def validate(self) -> "HierarchicalConfig":
         "Normalise and check every key; `DataError` naming the first bad key."

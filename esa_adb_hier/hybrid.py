@@ -90,8 +90,8 @@ class HybridConfig(DetectorConfig):
     def nominal_config(self, channels=()) -> NominalConfig:
         """The label-free detector's config for `channels`: `nominal` over NominalConfig's defaults, with the residual
         view off unless asked for (the alarms come from the feature view; at Mission-1 length the residual view's
-        regressors take about 10 GB per channel)."""
-        return NominalConfig.from_dict({"residual_view": False, **self.nominal, "channels": list(channels)})
+        regressors take about 10 GB per channel), and this config's `n_jobs`."""
+        return NominalConfig.from_dict({"residual_view": False, "n_jobs": self.n_jobs, **self.nominal, "channels": list(channels)})
 
 # %% ../nbs/07h_hybrid.ipynb #02d095a0
 def labelled_events(mission: Mission, categories=DEFAULT_CATEGORIES) -> pd.Series:
@@ -115,43 +115,55 @@ def calibrate_held_out(nominal: NominalDetector, mission: Mission, margin: float
     """Raise the reference of each of `nominal`'s channel models to the larger of `margin` times itself and the
     largest deviation of `mission` (data it was not fitted on) over nominal rows; returns {channel: factor}
     (`margin`: the held-out data deviated no more than `margin` times the training rows)."""
-    from esa_adb_hier.nominal import _fallback_u, nominal_row_scores
+    from esa_adb_hier.nominal import _map_channels
     cmd = mission.telecommands[nominal.telecommands_].to_numpy() if nominal.telecommands_ else None
+    chans = list(nominal.models_)
+    jobs = ((_held_out_peaks, (nominal.models_[c], mission.values[c].to_numpy(np.float64), mission.nominal_mask(c),
+                               cmd, c)) for c in chans)
     factors = {}
-    for c, m in nominal.models_.items():
-        x, ok = mission.values[c].to_numpy(np.float64), mission.nominal_mask(c)
-        if bool(m["fallback"]):
-            u = _fallback_u(m, x)[ok]
-            factors[c] = f = max(margin, float(u.max(initial=0.0)))
-            m["fallback_sd"] = np.array(float(m["fallback_sd"]) * f)
-            continue
-        f = margin
-        for view, key in (("features", "features_ref"), ("residual", "residual_ref")):
-            if key not in m: continue
-            u, s, e = nominal_row_scores(m, x, cmd, view, c)
-            fv = max(margin, float(u[_nominal_rows(ok, s, e)].max(initial=0.0)))
+    for c, peaks in zip(chans, _map_channels(jobs, nominal.config.n_jobs, len(chans), len(mission))):
+        m, f = nominal.models_[c], margin
+        for key, peak in peaks.items():
+            fv = max(margin, peak)
             m[key] = np.array(float(m[key]) * fv); f = max(f, fv)
         factors[c] = f
     return factors
+
+def _held_out_peaks(m: dict, x: np.ndarray, ok: np.ndarray, cmd, channel: str) -> dict:
+    """{reference key of the model: the largest deviation over the nominal rows of `x`, relative to it} of one channel
+    (`calibrate_held_out`'s job)."""
+    from esa_adb_hier.nominal import _fallback_u, nominal_row_scores
+    if bool(m["fallback"]): return {"fallback_sd": float(_fallback_u(m, x)[ok].max(initial=0.0))}
+    out = {}
+    for view, key in (("features", "features_ref"), ("residual", "residual_ref")):
+        if key not in m: continue
+        u, s, e = nominal_row_scores(m, x, cmd, view, channel)
+        out[key] = float(u[_nominal_rows(ok, s, e)].max(initial=0.0))
+    return out
 
 # %% ../nbs/07h_hybrid.ipynb #hmarg02c
 def held_out_flags(nominal: NominalDetector, mission: Mission, channels, margins) -> dict:
     """{margin: union over `channels` of their label-free alarms on `mission`} at each alarm level of `margins`
     (x the nominal reference); the row scores are computed once per channel."""
-    from esa_adb_hier.nominal import _fallback_u, nominal_row_scores, rows_to_flags
+    from esa_adb_hier.nominal import _map_channels
     cfg = nominal.config
     cmd = mission.telecommands[nominal.telecommands_].to_numpy() if nominal.telecommands_ else None
     out = {float(k): np.zeros(len(mission), bool) for k in margins}
-    for c in channels:
-        m, x = nominal.models_[c], mission.values[c].to_numpy(np.float64)
-        if bool(m["fallback"]):
-            u = _fallback_u(m, x)
-            for k in out: out[k] |= u > k
-            continue
-        view = cfg.alarm_view if cfg.alarm_view != "max" and f"{cfg.alarm_view}_ref" in m else "features"
-        u, s, e = nominal_row_scores(m, x, cmd, view, c)
-        for k in out: out[k] |= rows_to_flags(u, s, e, len(x), cfg.replace(margin=k))
+    jobs = ((_margin_flags, (nominal.models_[c], mission.values[c].to_numpy(np.float64), cmd, cfg, tuple(out), c))
+            for c in channels)
+    for flags in _map_channels(jobs, cfg.n_jobs, len(channels), len(mission)):
+        for k, f in zip(out, flags): out[k] |= f
     return out
+
+def _margin_flags(m: dict, x: np.ndarray, cmd, cfg, margins: tuple, channel: str) -> list:
+    "The label-free alarms of one channel at each alarm level of `margins` (`held_out_flags`' job)."
+    from esa_adb_hier.nominal import _fallback_u, nominal_row_scores, rows_to_flags
+    if bool(m["fallback"]):
+        u = _fallback_u(m, x)
+        return [u > k for k in margins]
+    view = cfg.alarm_view if cfg.alarm_view != "max" and f"{cfg.alarm_view}_ref" in m else "features"
+    u, s, e = nominal_row_scores(m, x, cmd, view, channel)
+    return [rows_to_flags(u, s, e, len(x), cfg.replace(margin=k)) for k in margins]
 
 def choose_margin(nominal: NominalDetector, mission: Mission, channels, categories=DEFAULT_CATEGORIES,
                   margins=MARGINS, tolerance: float = 0.01) -> tuple[float, dict]:

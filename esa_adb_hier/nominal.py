@@ -19,10 +19,10 @@ from .features import (feature_columns, pool_min_max, pooled_segment_ranges, seg
                                   segment_ranges, spread_to_samples)
 
 # %% auto #0
-__all__ = ['LAGS', 'METHODS', 'THRESHOLDS', 'ALARM_VIEWS', 'VIEWS', 'NominalConfig', 'command_counts', 'row_matrix', 'lag_edges',
-           'arx_design', 'residual_rows', 'fit_residual', 'fit_nominal', 'nominal_row_scores', 'calibrate',
-           'nominal_scores', 'range_max', 'row_scores', 'row_matrix_columns', 'row_deviations', 'dynamic_threshold',
-           'prune_runs', 'rows_to_flags', 'nominal_flags', 'NominalDetector']
+__all__ = ['LAGS', 'METHODS', 'THRESHOLDS', 'ALARM_VIEWS', 'VIEWS', 'PARALLEL_MIN_SAMPLES', 'NominalConfig', 'command_counts',
+           'row_matrix', 'lag_edges', 'arx_design', 'residual_rows', 'fit_residual', 'fit_nominal',
+           'nominal_row_scores', 'calibrate', 'nominal_scores', 'range_max', 'row_scores', 'row_matrix_columns',
+           'row_deviations', 'dynamic_threshold', 'prune_runs', 'rows_to_flags', 'nominal_flags', 'NominalDetector']
 
 # %% ../nbs/06a_nominal.ipynb #d581d699
 LAGS = (1, 2, 3, 4, 5)
@@ -56,6 +56,7 @@ class NominalConfig(DetectorConfig):
     min_nominal: int = 50         # fewest nominal rows for the model; fewer, or a constant channel: fallback
     fallback_k: float = 5.0       # fallback: a k-sigma band on the nominal samples
     channels: tuple = ()          # channels NominalDetector fits (empty: the mission's target channels)
+    n_jobs: int = 1               # channels fitted and scored at once (worker processes; -1: one per core)
     PRESETS: ClassVar[dict] = {"default": {}, "budget": {"threshold": "budget", "margin": 2.0},
                                "robust_z": {"method": "robust_z"}}
 
@@ -82,16 +83,23 @@ class NominalConfig(DetectorConfig):
         for k in ("z_min", "z_max", "z_step", "fallback_k"):
             if not (isinstance(getattr(self, k), (int, float)) and getattr(self, k) > 0): bad(k, "a positive number")
         if self.z_max < self.z_min: bad("z_max", f"at least z_min={self.z_min}")
+        if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
+            bad("n_jobs", "a non-zero integer (-1: one per core)")
         self.channels = tuple(self.channels)
         return self
 
 # %% ../nbs/06a_nominal.ipynb #ff89b382
 def command_counts(commands, starts, stops) -> np.ndarray:
-    "Pulses (`commands > 0`) of every command column inside every half-open sample range: (rows, commands)."
+    """Pulses (`commands > 0`) of every command column inside every half-open sample range: (rows, commands). Pulses
+    are rare: each column's pulse positions, then two binary searches per range."""
     c = np.asarray(commands)
     if c.ndim == 1: c = c[:, None]
-    cum = np.concatenate([np.zeros((1, c.shape[1])), np.cumsum(c > 0, axis=0, dtype=np.float64)])
-    return cum[np.asarray(stops)] - cum[np.asarray(starts)]
+    s, e = np.asarray(starts, dtype=np.int64), np.asarray(stops, dtype=np.int64)
+    out = np.empty((len(s), c.shape[1]))
+    for j in range(c.shape[1]):                                       # a loop over command columns, not samples
+        p = np.flatnonzero(c[:, j] > 0)
+        out[:, j] = np.searchsorted(p, e) - np.searchsorted(p, s)
+    return out
 
 def row_matrix(x, commands, config: NominalConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The rows the feature view scores, over the whole series `x`: (matrix, sample starts, sample stops, valid):
@@ -163,8 +171,8 @@ def _fit_view(M: np.ndarray, method: str, variance: float) -> dict:
     centre, scale = M.mean(axis=0), M.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)       # a column constant on nominal data: deviations in its units
     Z = (M - centre) / scale
-    _, sv, vt = np.linalg.svd(Z, full_matrices=False)
-    ev = sv ** 2
+    ev, vec = np.linalg.eigh(Z.T @ Z)              # d x d: the right singular vectors of Z, without an n x d SVD
+    ev, vt = np.clip(ev[::-1], 0.0, None), vec[:, ::-1].T
     k = int(np.searchsorted(np.cumsum(ev) / ev.sum(), variance) + 1) if ev.sum() > 0 else 0
     return {"pca": np.array(True), "centre": centre, "scale": scale, "components": vt[:min(k, len(vt))]}
 
@@ -440,6 +448,29 @@ def nominal_flags(model: dict, x, commands=None, config: NominalConfig | None = 
     return rows_to_flags(u, s, e, len(x), cfg, start)
 
 # %% ../nbs/06a_nominal.ipynb #f6888ffe
+def _fit_one(x, nominal_mask, config: NominalConfig, commands, name: str) -> tuple[dict, list]:
+    "`fit_nominal` of one channel and the messages of the warnings it gave (a worker's job)."
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        model = fit_nominal(x, nominal_mask, config, commands, name)
+    return model, [str(m.message) for m in w]
+
+def _score_one(model: dict, x, commands, config: NominalConfig, name: str) -> tuple[np.ndarray, np.ndarray]:
+    "Alarm flags (uint8) and calibrated scores (float32) of one channel (a worker's job)."
+    return (nominal_flags(model, x, commands, config, name=name).astype(np.uint8),
+            nominal_scores(model, x, commands, name)["score"].to_numpy(np.float32))
+
+PARALLEL_MIN_SAMPLES = 200_000   # shorter series: a channel takes less than starting worker processes
+
+def _map_channels(jobs, n_jobs: int, n_channels: int, n_samples: int):
+    """Results of the `n_channels` `(f, args)` channel jobs on series of `n_samples`, in order: in joblib's worker
+    processes when `n_jobs` is not 1 and there are two channels or more of at least `PARALLEL_MIN_SAMPLES` (a
+    generator of jobs is consumed as workers free up, so a 14-year mission never holds every channel's series at
+    once); in this process otherwise."""
+    if n_jobs == 1 or n_channels < 2 or n_samples < PARALLEL_MIN_SAMPLES: return (f(*a) for f, a in jobs)
+    from joblib import Parallel, delayed
+    return Parallel(n_jobs=n_jobs, return_as="generator")(delayed(f)(*a) for f, a in jobs)
+
 class NominalDetector(Detector):
     """Label-free detector: one nominal model per channel (`fit_nominal` on the samples no label touches), alarms by
     `nominal_flags`, scores by `nominal_scores`; channels whose nominal data is too short or constant fall back."""
@@ -467,13 +498,12 @@ class NominalDetector(Detector):
                             f"than one segment ({self.config.length})")
         cmd = self._commands(mission)
         self.models_, self.notes_ = {}, []
-        for c in chans:
-            with warnings.catch_warnings(record=True) as w:
-                warnings.simplefilter("always")
-                x = mission.values[c].to_numpy(np.float64)
-                self.models_[c] = fit_nominal(x, mission.nominal_mask(c), self.config, cmd, c)
-            for x in w:
-                self.notes_.append(str(x.message)); warnings.warn(str(x.message), stacklevel=3)
+        jobs = ((_fit_one, (mission.values[c].to_numpy(np.float64), mission.nominal_mask(c), self.config, cmd, c))
+                for c in chans)
+        for c, (model, notes) in zip(chans, _map_channels(jobs, self.config.n_jobs, len(chans), len(mission))):
+            self.models_[c] = model
+            for n in notes:
+                self.notes_.append(n); warnings.warn(n, stacklevel=3)
         self.telecommands_ = mission.telecommand_names if cmd is not None else []
 
     def _predict(self, mission: Mission, progress: bool) -> pd.DataFrame:
@@ -486,10 +516,11 @@ class NominalDetector(Detector):
             raise DataError(f"NominalDetector.predict: mission {mission.name!r} lacks fitted input(s) {missing[:5]}")
         cmd = mission.telecommands[self.telecommands_].to_numpy() if self.telecommands_ else None
         flags, scores = {}, {}
-        for c, m in self.models_.items():
-            x = mission.values[c].to_numpy(np.float64)
-            flags[c] = nominal_flags(m, x, cmd, self.config, name=c).astype(np.uint8)
-            scores[c] = nominal_scores(m, x, cmd, c)["score"].to_numpy(np.float32)
+        jobs = ((_score_one, (m, mission.values[c].to_numpy(np.float64), cmd, self.config, c))
+                for c, m in self.models_.items())
+        for c, (f, s) in zip(self.models_, _map_channels(jobs, self.config.n_jobs, len(self.models_),
+                                                                   len(mission))):
+            flags[c], scores[c] = f, s
         F, S = np.column_stack(list(flags.values())), np.column_stack(list(scores.values()))
         cols = {"is_anomaly": F.max(axis=1).astype(np.uint8), "score": S.max(axis=1)}
         cols.update(flags); cols.update({f"score_{c}": s for c, s in scores.items()})
