@@ -15,7 +15,11 @@ Metrics: ESA-ADB event-wise F0.5 (timestamp version), its precision and recall, 
 (`evaluation.esa_scores`), and the challenge's sample-based F0.5 (`events.challenge_fscore`).
 
     python benchmarks/bench_ensemble_quality.py [--part synthetic|smap|all] [--days 60] [--preset fast|paper]
-        [--spread mean|min] [--n-jobs 2]
+        [--spread mean|min] [--n-jobs 2] [--ablation]
+
+`--ablation` (synthetic part) also fits the hybrid without the nominal view (`HybridConfig(nominal_view=False)`: the
+label-free scores reach no layer of the hierarchy) and with the view in the stackers only (`nominal_view_aggregator`
+false), so that each step of the fusion is measured on the same mission, fit and scoring range.
 
 `--spread` chooses how row scores map to samples for the main result: the authors' mean or the minimum over covering
 rows (see the ensemble notebook); the same fitted model is also scored with the other mapping.
@@ -67,7 +71,11 @@ def clip_labels(labels: pd.DataFrame, t0, t1) -> pd.DataFrame:
 
 
 # --- 1. synthetic ------------------------------------------------------------------------------------
-def synthetic(days: int, preset: str, n_jobs: int, seed: int = 7, spread: str = "mean") -> dict:
+ABLATION = {"hybrid, no nominal view": dict(nominal_view=False),
+            "hybrid, nominal view in the stackers only": dict(supervised={"nominal_view_aggregator": False})}
+
+
+def synthetic(days: int, preset: str, n_jobs: int, seed: int = 7, spread: str = "mean", ablation: bool = False) -> dict:
     from esa_adb_hier.synthetic import make_mission
     m = make_mission(days=days, seed=seed)
     targets = m.target_channels
@@ -95,6 +103,10 @@ def synthetic(days: int, preset: str, n_jobs: int, seed: int = 7, spread: str = 
            f"ensemble, spread {other}": scores(lab, test.index, y_true, pred_other["is_anomaly"].to_numpy()),
            "GlobalSTD5": scores(lab, test.index, y_true, global_std_flags(v_tr, nominal, v_te, 5).any(axis=1)),
            "GlobalSTD3": scores(lab, test.index, y_true, global_std_flags(v_tr, nominal, v_te, 3).any(axis=1))}
+    for name, keys in (ABLATION.items() if ablation else ()):
+        keys = {**keys, "supervised": {"spread": spread, **keys.get("supervised", {})}}
+        variant = HybridDetector(HybridConfig(supervised_preset=preset, n_jobs=n_jobs, **keys), progress=False)
+        res[name] = scores(lab, test.index, y_true, variant.fit(train).predict(test)["is_anomaly"].to_numpy())
     return {"data": f"make_mission(days={days}, seed={seed}), {len(targets)} target channels, fit first 70 % / score "
                     "last 30 %",
             "rows_fit": len(train), "rows_scored": len(test), "events_scored": int(lab["ID"].nunique()),
@@ -202,8 +214,8 @@ def _smap_one(chan: str, cfg: dict):
 
 
 def table(name: str, res: dict) -> str:
-    lines = [f"\n{name}", f"{'method':<24}" + "".join(f"{k:>20}" for k in (*KEYS, "challenge_F0.5", "alarm_share"))]
-    for meth, r in res.items(): lines.append(f"{meth:<24}" + "".join(f"{r[k]:>20.3f}" for k in (*KEYS,
+    lines = [f"\n{name}", f"{'method':<42}" + "".join(f"{k:>20}" for k in (*KEYS, "challenge_F0.5", "alarm_share"))]
+    for meth, r in res.items(): lines.append(f"{meth:<42}" + "".join(f"{r[k]:>20.3f}" for k in (*KEYS,
         "challenge_F0.5", "alarm_share")))
     return "\n".join(lines)
 
@@ -216,6 +228,7 @@ def main():
     ap.add_argument("--preset", choices=("fast", "paper"), default="fast")
     ap.add_argument("--spread", choices=("mean", "min"), default="mean")
     ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--ablation", action="store_true", help="also the hybrid without / with part of the nominal view")
     ap.add_argument("--smap-limit", type=int, default=None, help="only the first N SMAP channels (quick check)")
     a = ap.parse_args()
     out = read_result(OUT)
@@ -225,7 +238,8 @@ def main():
         key = (f"synthetic_{a.days}d_{a.preset}" + ("" if a.seed == 7 else f"_seed{a.seed}")
                + ("" if a.spread == "mean" else f"_spread_{a.spread}"))
         out.pop("synthetic", None)
-        out[key] = stamp(synthetic(a.days, a.preset, a.n_jobs, seed=a.seed, spread=a.spread), vars(a))
+        out[key] = stamp(synthetic(a.days, a.preset, a.n_jobs, seed=a.seed, spread=a.spread, ablation=a.ablation),
+                         vars(a))
         print(table(out[key]["data"] + f" (preset {a.preset}; fit {out[key]['fit_s']} s, predict "
                                        f"{out[key]['predict_s']} s)", out[key]["results"]))
     if a.part in ("smap", "all"):
