@@ -168,6 +168,7 @@ def references(peer_nc: list) -> dict:
 
 ABLATION = {
     "PCA residual, no margin (dynamic threshold only)": {"margin": 0.0},
+    "PCA residual, no despiking of known glitches": {"despike": False},
     "robust z (median / IQR, max over features)": {"method": "robust_z"},
     "PCA residual, pooled rows (10 segments every 2)": {"pool_window": 10, "pool_stride": 2},
     "PCA residual, no command counts": {"commands": False},

@@ -20,7 +20,7 @@ from .features import (feature_columns, pool_min_max, pooled_segment_ranges, seg
 
 # %% auto #0
 __all__ = ['LAGS', 'METHODS', 'THRESHOLDS', 'ALARM_VIEWS', 'VIEWS', 'PARALLEL_MIN_SAMPLES', 'NominalConfig', 'command_counts',
-           'row_matrix', 'lag_edges', 'arx_design', 'residual_rows', 'fit_residual', 'fit_nominal',
+           'row_matrix', 'lag_edges', 'arx_design', 'residual_rows', 'fit_residual', 'spikes', 'despike', 'fit_nominal',
            'nominal_row_scores', 'calibrate', 'nominal_scores', 'range_max', 'row_scores', 'row_matrix_columns',
            'row_deviations', 'dynamic_threshold', 'prune_runs', 'rows_to_flags', 'nominal_flags', 'NominalDetector']
 
@@ -55,6 +55,9 @@ class NominalConfig(DetectorConfig):
     margin: float = 1.0           # an alarm needs score > margin * reference (in both modes)
     min_nominal: int = 50         # fewest nominal rows for the model; fewer, or a constant channel: fallback
     fallback_k: float = 5.0       # fallback: a k-sigma band on the nominal samples
+    despike: bool = True          # isolated spikes no larger than the nominal data shows are removed before scoring
+    spike_k: float = 4.0          # a spike: a sample > spike_k nominal sd from the median of its 5-sample neighbourhood
+    spike_tolerance: float = 2.0  # spikes up to this multiple of the largest nominal spike count as nominal glitches
     channels: tuple = ()          # channels NominalDetector fits (empty: the mission's target channels)
     n_jobs: int = 1               # channels fitted and scored at once (worker processes; -1: one per core)
     PRESETS: ClassVar[dict] = {"default": {}, "budget": {"threshold": "budget", "margin": 2.0},
@@ -80,8 +83,10 @@ class NominalConfig(DetectorConfig):
         if not 0 <= self.budget < 1: bad("budget", "a number in [0, 1)")
         for k in ("margin", "min_decrease", "ridge"):
             if not (isinstance(getattr(self, k), (int, float)) and getattr(self, k) >= 0): bad(k, "a number >= 0")
-        for k in ("z_min", "z_max", "z_step", "fallback_k"):
+        for k in ("z_min", "z_max", "z_step", "fallback_k", "spike_k"):
             if not (isinstance(getattr(self, k), (int, float)) and getattr(self, k) > 0): bad(k, "a positive number")
+        if not (isinstance(self.spike_tolerance, (int, float)) and self.spike_tolerance >= 1):
+            bad("spike_tolerance", "a number >= 1")
         if self.z_max < self.z_min: bad("z_max", f"at least z_min={self.z_min}")
         if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
             bad("n_jobs", "a non-zero integer (-1: one per core)")
@@ -160,6 +165,37 @@ def fit_residual(x, commands, ok, config: NominalConfig) -> np.ndarray:
     A = X.T @ X + config.ridge * len(X) * np.eye(X.shape[1])
     return np.linalg.solve(A, X.T @ x[use])
 
+# %% ../nbs/06a_nominal.ipynb #spk02c
+def spikes(x, sd: float, k: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Isolated spikes of `x`: (positions, sizes in units of `sd`, the median of the 5-sample neighbourhood) of the
+    samples further than `k * sd` from that median. A spike of one or two samples moves the median of 5 not at all; a
+    step or a longer excursion moves it along, so they are no spikes. Such a sample jumps by more than `k * sd` from a
+    neighbour, so medians are taken at those candidates only."""
+    x = np.asarray(x, dtype=np.float64); n = len(x)
+    none = np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    if n < 5 or not sd > 0: return none
+    with np.errstate(invalid="ignore"): jump = np.abs(np.diff(x)) > k * sd
+    c = np.flatnonzero(np.r_[jump, False] | np.r_[False, jump])
+    if not len(c): return none
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)       # a window of NaN only: no median, no spike
+        med = np.nanmedian(x[np.clip(c[:, None] + np.arange(-2, 3), 0, n - 1)], axis=1)
+    with np.errstate(invalid="ignore"): z = np.abs(x[c] - med) / sd
+    keep = z > k
+    return c[keep], z[keep], med[keep]
+
+def despike(model: dict, x) -> np.ndarray:
+    """`x` with the spikes the channel's nominal data showed to be ordinary removed: each spike no larger than
+    `spike_tolerance` times the largest nominal spike (`spike_ref`) is replaced by its neighbourhood's median. A model
+    without nominal spikes leaves `x` as it is, so a spike stays an anomaly on a channel that never showed one."""
+    x = np.asarray(x, dtype=np.float64)
+    if "spike_ref" not in model: return x
+    p, z, med = spikes(x, float(model["fallback_sd"]), float(model["spike_k"]))
+    r = z <= float(model["spike_tolerance"]) * float(model["spike_ref"])
+    if not r.any(): return x
+    x = x.copy(); x[p[r]] = med[r]
+    return x
+
 # %% ../nbs/06a_nominal.ipynb #a6448816
 def _fit_view(M: np.ndarray, method: str, variance: float) -> dict:
     "Centre, scale and (PCA) subspace of the nominal rows `M`."
@@ -227,6 +263,12 @@ def fit_nominal(x, nominal_mask, config: NominalConfig | None = None, commands=N
     if sd == 0:
         warnings.warn(f"nominal model of channel {name!r}: its nominal values are constant ({mu:g}); a change of the "
                       f"value counts in the channel's own units", stacklevel=2)
+    if cfg.despike:
+        model.update(spike_k=np.array(float(cfg.spike_k)), spike_tolerance=np.array(float(cfg.spike_tolerance)))
+        p, z, _ = spikes(x, float(model["fallback_sd"]), cfg.spike_k)
+        if ok[p].any():
+            model["spike_ref"] = np.array(float(z[ok[p]].max()))
+            x = despike(model, x)
     bad = np.concatenate(([0], np.cumsum(~ok, dtype=np.int64)))
     cmd = commands if use_cmd else None
     M, s, e, valid = row_matrix(x, cmd, cfg)
@@ -278,7 +320,7 @@ def nominal_row_scores(model: dict, x, commands=None, view: str = "features", na
         raise DataError(f"nominal_row_scores: channel {name!r}: the model has no {view!r} view (views: "
                         f"{_views(model)})")
     c = _model_commands(model, commands, len(x), f"nominal_row_scores: channel {name!r}")
-    cfg = _config_of(model)
+    cfg = _config_of(model); x = despike(model, x)
     if view == "residual":
         r, s, e, valid = residual_rows(x, c, model["residual_coef"], cfg)
         return r / float(model["residual_ref"]), s, e
@@ -360,7 +402,7 @@ def row_deviations(model: dict, x, commands=None, start: int = 0, stop: int | No
     if bool(model["fallback"]) or "features_ref" not in model:
         raise DataError(f"row_deviations: channel {name!r}: a fallback model has no feature rows")
     c = _model_commands(model, commands, len(x), f"row_deviations: channel {name!r}")
-    M, s, e, valid = row_matrix(x, c, _config_of(model))
+    M, s, e, valid = row_matrix(despike(model, x), c, _config_of(model))
     stop = len(x) if stop is None else stop
     inside = np.flatnonzero((e > start) & (s < stop) & valid)
     if not len(inside): raise DataError(f"row_deviations: channel {name!r}: no valid row in samples [{start}, {stop})")
