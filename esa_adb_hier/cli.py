@@ -533,7 +533,7 @@ DEMO_DAYS, DEMO_TRAIN_FRACTION = 60, 0.6
 DEMO_CHANNELS = None   # None: every channel of the Mission 1 table
 
 def cmd_demo(args, argv) -> int:
-    "`esa-adb-hier demo [--out DIR] [--days D] [--seed S]`"
+    "`esa-adb-hier demo [--out DIR] [--days D] [--seed S] [--detector NAME]`"
     from esa_adb_hier.data import load_mission
     from esa_adb_hier.synthetic import make_mission
     from esa_adb_hier.synthetic_raw import write_raw_mission
@@ -543,10 +543,11 @@ def cmd_demo(args, argv) -> int:
     if not args.days > 0: raise DataError(f"--days {args.days}: must be positive")
     if not 0 < args.train_fraction < 1: raise DataError(f"--train-fraction {args.train_fraction}: must be between 0 "
                                                         "and 1")
-    config = build_config("hierarchical", "fast", args.config, args.seed, args.n_jobs)
+    detector = args.detector or default_detector("fast")
+    config = build_config(detector, "fast", args.config, args.seed, args.n_jobs)
     progress = not args.quiet
     with RunRecord("demo", argv, out, "demo", args.quiet, args.debug) as run:
-        run.info.update(detector="hierarchical", preset="fast", config=config.to_dict(),
+        run.info.update(detector=detector, preset="fast", config=config.to_dict(),
                         demo={"days": args.days, "seed": args.seed, "train_fraction": args.train_fraction,
                               "channels": args.channels})
         with run.stage("make mission"):
@@ -562,7 +563,7 @@ def cmd_demo(args, argv) -> int:
         log.info("train %s .. %s (%d rows), held out %s .. %s (%d rows)", train.start, train.end, len(train),
                  test.start, test.end, len(test))
         check_trainable(train, "demo training part")
-        det = fit_detector(train, "hierarchical", config, out / "model", run, progress, overwrite=True)
+        det = fit_detector(train, detector, config, out / "model", run, progress, overwrite=True)
         man = read_manifest(out / "model")
         pred = predict_mission(det, man, test, "demo held-out part", run, progress)
         write_parquet(predictions_table(pred, test), out / "predictions.parquet"); run.output(
@@ -579,7 +580,7 @@ def cmd_demo(args, argv) -> int:
             for name, p in zip(("alarms", "alarms (JSON)"), _write_alarms(evidence, out)): run.output(name, p)
         with run.stage("html report"):
             from esa_adb_hier import report as html
-            model = {"dir": str(out / "model"), "detector": "hierarchical", "train_range": man.get("train_range")}
+            model = {"dir": str(out / "model"), "detector": detector, "train_range": man.get("train_range")}
             html.write_report(pred, test, out / "report.html", evidence=evidence, model=model)
             run.output("html report", out / "report.html")
         with run.stage("plots"):
@@ -740,8 +741,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(run=cmd_evaluate)
 
     d = sub.add_parser("demo", parents=[common], help="fit, predict and evaluate on the built-in synthetic mission",
-                       description="Make the built-in synthetic mission, fit the fast preset on its first part, "
-                                   "predict and evaluate the rest.")
+                       description="Make the built-in synthetic mission, fit the fast preset of the default detector "
+                                   "(the hybrid) on its first part, predict and evaluate the rest.")
     d.add_argument("--out", default="demo_out", metavar="DIR", help="output folder (default: demo_out)")
     d.add_argument("--days", type=float, default=DEMO_DAYS, metavar="D",
                    help=f"length of the synthetic mission in days (default: {DEMO_DAYS})")
@@ -750,6 +751,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"share of the time line to fit on (default: {DEMO_TRAIN_FRACTION})")
     d.add_argument("--channels", nargs="+", metavar="CH",
                    help="only these channels of the Mission 1 table: channel_41, 41 or 41-46 (default: all 76)")
+    d.add_argument("--detector", choices=DETECTORS, default=None,
+                   help="detector to fit (default: hybrid, the hierarchy plus a label-free model on every channel)")
     d.add_argument("--config", metavar="CFG.json", help="JSON object of config keys overriding the fast preset")
     d.add_argument("--n-jobs", type=_positive_int, default=None, metavar="N", help="parallel worker processes")
     d.set_defaults(run=cmd_demo)

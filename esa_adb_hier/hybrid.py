@@ -23,11 +23,12 @@ from .nominal import NominalConfig, NominalDetector
 log = logging.getLogger("esa_adb_hier.hybrid")
 
 # %% auto #0
-__all__ = ['log', 'MARGINS', 'HybridConfig', 'labelled_events', 'split_channels', 'calibrate_held_out', 'held_out_flags',
-           'choose_margin', 'HybridDetector']
+__all__ = ['log', 'MARGINS', 'MARGIN_CHOICES', 'HybridConfig', 'labelled_events', 'split_channels', 'calibrate_held_out',
+           'held_out_flags', 'choose_margin', 'HybridDetector']
 
 # %% ../nbs/07h_hybrid.ipynb #159a7b6a
 MARGINS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)   # alarm levels tried, in units of the nominal reference
+MARGIN_CHOICES = ("largest", "smallest")
 
 @dataclass
 class HybridConfig(DetectorConfig):
@@ -41,7 +42,8 @@ class HybridConfig(DetectorConfig):
     nominal_view: bool = True               # the hierarchy's stackers and aggregator also take the label-free scores
     held_out: float = 0.2                   # last share of the fit range the label-free thresholds are calibrated on
     margins: tuple = MARGINS                # alarm levels (x the nominal reference) tried on the held-out share
-    margin_tolerance: float = 0.01          # the smallest margin within this of the best held-out EW-F0.5 is chosen
+    margin_tolerance: float = 0.01          # levels within this of the best held-out EW-F0.5 tie
+    margin_choice: str = "largest"          # of the tied levels: "largest" (fewer alarms) or "smallest" (more recall)
     categories: tuple = DEFAULT_CATEGORIES  # label categories that count as events
     seed: int = 0
     n_jobs: int = 1
@@ -70,6 +72,7 @@ class HybridConfig(DetectorConfig):
         if isinstance(self.margin_tolerance, bool) or not isinstance(self.margin_tolerance, (int, float)) or not (
                 0 <= self.margin_tolerance < 1):
             bad("margin_tolerance", "a number in [0, 1)")
+        if self.margin_choice not in MARGIN_CHOICES: bad("margin_choice", f"one of {list(MARGIN_CHOICES)}")
         cats = self.categories
         if isinstance(cats, str) or not cats or any(c not in CATEGORIES for c in cats):
             bad("categories", f"a list of some of {list(CATEGORIES)}")
@@ -172,10 +175,10 @@ def _margin_flags(m: dict, x: np.ndarray, cmd, cfg, margins: tuple, channel: str
     return [rows_to_flags(u, s, e, len(x), cfg.replace(margin=k)) for k in margins]
 
 def choose_margin(nominal: NominalDetector, mission: Mission, channels, categories=DEFAULT_CATEGORIES,
-                  margins=MARGINS, tolerance: float = 0.01) -> tuple[float, dict]:
+                  margins=MARGINS, tolerance: float = 0.01, choice: str = "largest") -> tuple[float, dict]:
     """The alarm level for label-free channels, learned on `mission` (data `nominal` was not fitted on) from the
-    labels of `channels`: the smallest of `margins` whose corrected event-wise F0.5 is within `tolerance` of the
-    best; when no level finds any labelled event there (or there is none), every alarm is a false one: the smallest
+    labels of `channels`: of the `margins` whose corrected event-wise F0.5 is within `tolerance` of the best, the
+    largest (`choice="largest"`) or the smallest (`"smallest"`); when no level finds any labelled event there (or there is none), every alarm is a false one: the smallest
     level that raises none (the largest if every level does). Returns (margin, {margin: F0.5, or the number of alarm
     runs when no level finds an event})."""
     from esa_adb_hier.events import challenge_fscore
@@ -188,7 +191,10 @@ def choose_margin(nominal: NominalDetector, mission: Mission, channels, categori
         runs = {k: int(np.count_nonzero(np.diff(np.r_[0, f.view(np.int8)]) == 1)) for k, f in flags.items()}
         quiet = [k for k, n in runs.items() if n == 0]
         return (min(quiet) if quiet else max(runs)), runs
-    return min(k for k, v in f05.items() if v >= best - tolerance), f05
+    if choice not in MARGIN_CHOICES: raise DataError(f"choose_margin: choice {choice!r}: expected one of "
+                                                     f"{list(MARGIN_CHOICES)}")
+    tied = [k for k, v in f05.items() if v >= best - tolerance]
+    return (max(tied) if choice == "largest" else min(tied)), f05
 
 # %% ../nbs/07h_hybrid.ipynb #3ba1513d
 class HybridDetector(Detector):
@@ -269,7 +275,7 @@ class HybridDetector(Detector):
             cfg.nominal_config(natural_sort(set(channels) | set(labelled))), progress).fit(part, progress=progress)
         if labelled:
             self.margin_, self.margin_scores_ = choose_margin(nom, held, labelled, cfg.categories, cfg.margins,
-                                                              cfg.margin_tolerance)
+                                                              cfg.margin_tolerance, cfg.margin_choice)
             nom.models_ = {c: m for c, m in nom.models_.items() if c in channels}
             nom.config = nom.config.replace(channels=tuple(channels))
         self.calibration_ = calibrate_held_out(nom, held, self.margin_)

@@ -229,6 +229,7 @@ def test_demo_writes_everything(tmp_path):
     assert 0 <= met["EW_F_0.50"] <= 1
     rec = read_json(out / "demo.run.json")
     assert rec["status"] == "ok" and {"fit", "predict", "evaluate"} <= set(rec["timings_s"])
+    assert read_json(out / "model/manifest.json")["detector"] == "hybrid"      # the default detector
 
 
 def test_predict_refuses_a_model_with_a_flipped_byte(data, raw_model, tmp_path):

@@ -121,7 +121,7 @@ def test_the_label_free_alarm_level_is_learned_on_held_out_labels_and_kept(parts
     assert det.margin_ in det.config.margins and set(det.margin_scores_) == set(det.config.margins)
     best = max(det.margin_scores_.values())
     assert det.margin_scores_[det.margin_] >= best - det.config.margin_tolerance
-    assert all(v < best - det.config.margin_tolerance for k, v in det.margin_scores_.items() if k < det.margin_)
+    assert all(v < best - det.config.margin_tolerance for k, v in det.margin_scores_.items() if k > det.margin_)
     assert list(det.nominal_model_.models_) == ["channel_12"]         # the labelled channels' models only taught it
     det.save(tmp_path / "m")
     back = HybridDetector.load(tmp_path / "m", progress=False)
