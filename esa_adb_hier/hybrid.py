@@ -353,22 +353,23 @@ def _explain_hybrid(self, mission: Mission, alarms=None, top_channels: int = 3, 
     events = alarm_events(pred)
     if not len(events): return pd.DataFrame(columns=EVIDENCE_COLUMNS)
     idx, rows, cache = mission.index, [], {}
-    sup_pred = sup_events = None
+    sup_events, sup_parts = None, {}
     if self.supervised_model_ is not None:
         sub_mission = mission.select_channels(self.supervised_)
-        sup_pred = self.supervised_model_.predict(sub_mission, progress=progress)
-        sup_events = alarm_events(sup_pred)
+        sup_events = alarm_events(self.supervised_model_.predict(sub_mission, progress=progress))
+        if len(sup_events):                 # one pass over the hierarchy's row scores for all of its alarms
+            part = explain(self.supervised_model_, sub_mission, sup_events, top_channels, top_features,
+                           telecommand_window)
+            sup_parts = dict(tuple(part[part["level"] != "telecommand"].groupby("alarm", sort=False)))
     for ev in events.itertuples():
         lo = int(idx.searchsorted(ev.start)); hi = int(idx.searchsorted(ev.end, side="right"))
         head = {"alarm": ev.alarm, "start": ev.start, "end": ev.end, "peak_time": ev.peak_time,
                 "peak_score": float(ev.peak_score)}
         if sup_events is not None:
             mine = sup_events[(sup_events["start"] <= ev.end) & (sup_events["end"] >= ev.start)]
-            if len(mine):
-                part = explain(self.supervised_model_, sub_mission, mine, top_channels, top_features,
-                               telecommand_window)
-                part = part[part["level"] != "telecommand"].assign(alarm=ev.alarm, start=ev.start, end=ev.end)
-                rows += part.to_dict("records")
+            for a in mine["alarm"]:
+                if a in sup_parts:
+                    rows += sup_parts[a].assign(alarm=ev.alarm, start=ev.start, end=ev.end).to_dict("records")
         if self.nominal_model_ is not None:
             rows += _label_free_evidence(self, mission, {**head, "scale": "label-free"}, lo, hi, cache,
                                          top_channels, top_features, pred)
