@@ -136,13 +136,13 @@ def calibrate_held_out(nominal: NominalDetector, mission: Mission, margin: float
 def _held_out_peaks(m: dict, x: np.ndarray, ok: np.ndarray, cmd, channel: str) -> dict:
     """{reference key of the model: the largest deviation over the nominal rows of `x`, relative to it} of one channel
     (`calibrate_held_out`'s job)."""
-    from esa_adb_hier.nominal import _fallback_u, nominal_row_scores, spikes
+    from esa_adb_hier.nominal import _fallback_u, largest_nominal_spike, nominal_row_scores
     if bool(m["fallback"]): return {"fallback_sd": float(_fallback_u(m, x)[ok].max(initial=0.0))}
     out = {}
     if "spike_k" in m:                      # spikes of the held-out nominal data are ordinary ones too
-        p, z, _ = spikes(x, float(m["fallback_sd"]), float(m["spike_k"]))
-        if ok[p].any():
-            out["spike_ref"] = max(float(z[ok[p]].max()), float(m.get("spike_ref", 0.0)))
+        ref = largest_nominal_spike(x, ok, float(m["fallback_sd"]), float(m["spike_k"]))
+        if ref > 0:
+            out["spike_ref"] = max(ref, float(m.get("spike_ref", 0.0)))
             m = {**m, "spike_ref": np.array(out["spike_ref"])}
     for view, key in (("features", "features_ref"), ("residual", "residual_ref")):
         if key not in m: continue

@@ -20,9 +20,10 @@ from .features import (feature_columns, pool_min_max, pooled_segment_ranges, seg
 
 # %% auto #0
 __all__ = ['LAGS', 'METHODS', 'THRESHOLDS', 'ALARM_VIEWS', 'VIEWS', 'PARALLEL_MIN_SAMPLES', 'NominalConfig', 'command_counts',
-           'row_matrix', 'lag_edges', 'arx_design', 'residual_rows', 'fit_residual', 'spikes', 'despike', 'fit_nominal',
-           'nominal_row_scores', 'calibrate', 'nominal_scores', 'range_max', 'row_scores', 'row_matrix_columns',
-           'row_deviations', 'dynamic_threshold', 'prune_runs', 'rows_to_flags', 'nominal_flags', 'NominalDetector']
+           'row_matrix', 'lag_edges', 'arx_design', 'residual_rows', 'fit_residual', 'spikes', 'largest_nominal_spike',
+           'despike', 'fit_nominal', 'nominal_row_scores', 'calibrate', 'nominal_scores', 'range_max', 'row_scores',
+           'row_matrix_columns', 'row_deviations', 'dynamic_threshold', 'prune_runs', 'rows_to_flags', 'nominal_flags',
+           'NominalDetector']
 
 # %% ../nbs/06a_nominal.ipynb #d581d699
 LAGS = (1, 2, 3, 4, 5)
@@ -184,6 +185,11 @@ def spikes(x, sd: float, k: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.nda
     keep = z > k
     return c[keep], z[keep], med[keep]
 
+def largest_nominal_spike(x, ok, sd: float, k: float = 4.0) -> float:
+    "The size (in units of `sd`) of the largest spike of `x` on a nominal sample (`ok`); 0 when there is none."
+    p, z, _ = spikes(x, sd, k)
+    return float(z[np.asarray(ok, bool)[p]].max(initial=0.0))
+
 def despike(model: dict, x) -> np.ndarray:
     """`x` with the spikes the channel's nominal data showed to be ordinary removed: each spike no larger than
     `spike_tolerance` times the largest nominal spike (`spike_ref`) is replaced by its neighbourhood's median. A model
@@ -265,9 +271,9 @@ def fit_nominal(x, nominal_mask, config: NominalConfig | None = None, commands=N
                       f"value counts in the channel's own units", stacklevel=2)
     if cfg.despike:
         model.update(spike_k=np.array(float(cfg.spike_k)), spike_tolerance=np.array(float(cfg.spike_tolerance)))
-        p, z, _ = spikes(x, float(model["fallback_sd"]), cfg.spike_k)
-        if ok[p].any():
-            model["spike_ref"] = np.array(float(z[ok[p]].max()))
+        ref = largest_nominal_spike(x, ok, float(model["fallback_sd"]), cfg.spike_k)
+        if ref > 0:
+            model["spike_ref"] = np.array(ref)
             x = despike(model, x)
     bad = np.concatenate(([0], np.cumsum(~ok, dtype=np.int64)))
     cmd = commands if use_cmd else None
